@@ -1,0 +1,38 @@
+# The two commands of the README: `make run` (main job on data/raw) and `make test`.
+# Each sets up .venv idempotently first; the stamp file re-installs when pyproject.toml changes.
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install run test lint bench-html bench-load clean-processed
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	# torch first, pinned: the CPU wheel lies on local disk; an unpinned torch pulls CUDA builds.
+	$(BIN)/python -m pip install -q torch==2.13.0
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Exit code 3 means "finished, some inputs rejected" (the default data has short answers).
+run: $(STAMP)
+	$(BIN)/pipeline run || [ $$? -eq 3 ]
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check pipeline tests benchmarks
+	$(BIN)/ruff format --check pipeline tests benchmarks
+
+bench-html: $(STAMP)
+	$(BIN)/python benchmarks/html_extraction.py
+
+bench-load: $(STAMP)
+	$(BIN)/python benchmarks/load_throughput.py
+
+clean-processed:
+	rm -rf data/processed/*.parquet data/processed/manifest.json

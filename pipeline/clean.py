@@ -1,0 +1,280 @@
+"""Cleaning stage: remove boilerplate lines, repair glued sentences, normalise characters.
+
+Every character of the cleaned text remembers the raw offset it came from; the map is stored as
+runs in `documents.offset_map`, so any span found later can be traced back to the source text.
+Nothing is dropped silently: each removed line is listed in the `boilerplate` table with its rule.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from bisect import bisect_right
+from collections import Counter
+from dataclasses import dataclass, field
+
+import pandas as pd
+from spacy.lang.en.stop_words import STOP_WORDS
+
+from pipeline.config import CleanConfig
+
+# Characters replaced one-for-one or removed; a targeted map rather than NFKC, because NFKC
+# would turn footnote superscripts (¹) into digits glued to words and change evidence strings.
+_CHAR_MAP = {
+    "\u00a0": " ",
+    "\u2002": " ",
+    "\u2003": " ",
+    "\u2009": " ",
+    "\u202f": " ",
+    "\u3000": " ",
+    "\t": " ",
+    "\u200b": "",
+    "\u200c": "",
+    "\u200d": "",
+    "\ufeff": "",
+    "\u00ad": "",
+    "\ufb01": "fi",
+    "\ufb02": "fl",
+    "\ufb00": "ff",
+    "\ufb03": "ffi",
+    "\ufb04": "ffl",
+}
+# A sentence end glued to the next sentence: "state.Attachment", "(2019).The", "it!”Then".
+_GLUED = re.compile(r"[a-z0-9)\]][.!?][\"”’]?(?=[A-Z][a-z])")
+_WORD = re.compile(r"[A-Za-z’']+")
+_MIN_TAIL_LINE = 3  # a tail marker among the first lines is navigation, not the end of the article
+_PHOTO_CREDIT = re.compile(
+    r"(getty images|shutterstock|istock|unsplash|pexels|adobe stock|stocksy|\bphoto:)", re.I
+)
+
+
+@dataclass
+class Line:
+    start: int
+    end: int
+    text: str
+    rule: str | None = None  # set when the line is removed
+
+    @property
+    def key(self) -> str:
+        return _line_key(self.text)
+
+
+@dataclass
+class CleanResult:
+    """Cleaned text, its offset runs into the raw text, and the removed spans."""
+
+    text: str
+    offset_map: list[dict[str, int]]
+    removed: list[dict] = field(default_factory=list)
+
+
+def _line_key(text: str) -> str:
+    """Case- and punctuation-insensitive form of a line, for comparing lines."""
+    return " ".join(re.findall(r"\w+", text.lower()))
+
+
+def _split_lines(raw: str) -> list[Line]:
+    lines, pos = [], 0
+    for chunk in raw.splitlines(keepends=True):
+        body = (
+            chunk.splitlines()[0] if chunk.strip("\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029") else ""
+        )
+        lines.append(Line(pos, pos + len(body), body))
+        pos += len(chunk)
+    return lines
+
+
+def _n_words(text: str) -> int:
+    return len(text.split())
+
+
+def _is_fragment(text: str, max_words: int) -> bool:
+    """A short line that cannot be a sentence or a heading: lower-case start, no end punctuation."""
+    stripped = text.strip()
+    return (
+        0 < _n_words(stripped) <= max_words
+        and stripped[0].islower()
+        and stripped[-1] not in '.!?:;"”'
+    )
+
+
+def _mark_boilerplate(lines: list[Line], title: str, cfg: CleanConfig) -> None:
+    """Set `rule` on every boilerplate line; numbered steps follow the config's rule groups."""
+    content = [ln for ln in lines if ln.text.strip()]
+    title_key = _line_key(title)
+    patterns = {name: re.compile(p, re.I) for name, p in cfg.line_patterns.items()}
+    tail_keys = {_line_key(m) for m in cfg.tail_markers}
+
+    # 1. The title and its echoes (web dumps repeat it under every image).
+    for ln in content:
+        if title_key and ln.key == title_key:
+            ln.rule = "title"
+    # 2. A tail marker ("Up Next", "Leave a Reply") ends the article: the rest is teasers/comments.
+    for i, ln in enumerate(content):
+        if i >= _MIN_TAIL_LINE and ln.key in tail_keys:
+            for rest in content[i:]:
+                rest.rule = rest.rule or f"tail:{ln.key}"
+            break
+    # 3. Named line patterns (share and author blocks, "Related:" links, newsletter prompts).
+    for ln in content:
+        if ln.rule is None:
+            for name, pattern in patterns.items():
+                if pattern.match(ln.text.strip()):
+                    ln.rule = name
+                    break
+        if ln.rule is None and _PHOTO_CREDIT.search(ln.text) and _n_words(ln.text) <= 8:
+            ln.rule = "photo_credit"
+    # 4. Short lines repeated within the document are captions or echoed titles, not content.
+    counts = Counter(ln.key for ln in content)
+    for ln in content:
+        if (
+            ln.rule is None
+            and counts[ln.key] >= cfg.repeated_line_min_count
+            and _n_words(ln.text) <= cfg.repeated_line_max_words
+            and ln.text.strip()[-1] not in ".!?"
+        ):
+            ln.rule = "repeated_line"
+    # 5. A caption fragment sits next to a removed image line (echoed title or photo credit).
+    for i, ln in enumerate(content):
+        if ln.rule is None and _is_fragment(ln.text, cfg.caption_max_words):
+            neighbours = content[max(i - 1, 0) : i] + content[i + 1 : i + 2]
+            if any(n.rule in {"title", "repeated_line", "photo_credit"} for n in neighbours):
+                ln.rule = "caption"
+    # A descriptive caption precedes a photo credit ("A man sits in bed…" / "Ute G / Getty").
+    for i, ln in enumerate(content[1:], start=1):
+        prev = content[i - 1]
+        if ln.rule == "photo_credit" and prev.rule is None and _n_words(prev.text) <= 25:
+            prev.rule = "caption"
+
+
+def _normalise_line(line: Line) -> list[tuple[str, int]]:
+    """Map characters, collapse spaces and repair glued sentences; keep each char's raw offset."""
+    chars: list[tuple[str, int]] = []
+    for i, ch in enumerate(line.text):
+        # Control characters (category Cc) would break lines or render as garbage.
+        mapped = _CHAR_MAP.get(ch, " " if unicodedata.category(ch) == "Cc" else ch)
+        for out in mapped:
+            if out == " " and (not chars or chars[-1][0] == " "):
+                continue
+            chars.append((out, line.start + i))
+    while chars and chars[-1][0] == " ":
+        chars.pop()
+    text = "".join(c for c, _ in chars)
+    # Insert a space after each glued sentence end; go right to left so indices stay valid.
+    for match in reversed(list(_GLUED.finditer(text))):
+        pos = match.end()
+        chars.insert(pos, (" ", chars[pos][1]))
+    return chars
+
+
+def _runs(sources: list[int]) -> list[dict[str, int]]:
+    """Compress per-character raw offsets into runs of consecutive offsets."""
+    runs: list[dict[str, int]] = []
+    for i, src in enumerate(sources):
+        last = runs[-1] if runs else None
+        if (
+            last
+            and src == last["raw_start"] + last["length"]
+            and i == last["clean_start"] + last["length"]
+        ):
+            last["length"] += 1
+        else:
+            runs.append({"clean_start": i, "raw_start": src, "length": 1})
+    return runs
+
+
+def clean_text(raw: str, cfg: CleanConfig, title: str = "") -> CleanResult:
+    """Clean one document.
+
+    Args:
+        raw: the raw text (a text dump, or the main text trafilatura extracted from HTML).
+        cfg: the `clean` config section.
+        title: the document title; lines repeating it are removed.
+
+    Returns:
+        The cleaned text (blocks separated by newlines, paragraphs by a blank line), the offset
+        runs into `raw`, and the removed spans with their rules.
+    """
+    lines = _split_lines(raw)
+    _mark_boilerplate(lines, title, cfg)
+    out: list[tuple[str, int]] = []
+    gap = False  # a blank or removed line since the last kept line
+    for ln in lines:
+        if ln.rule is not None or not ln.text.strip():
+            gap = True
+            continue
+        chars = _normalise_line(ln)
+        if chars and chars[0][0] == " ":
+            chars = chars[1:]
+        if not chars:
+            continue
+        if out:
+            sep = "\n\n" if gap else "\n"
+            out.extend((c, ln.start) for c in sep)
+        out.extend(chars)
+        gap = False
+    removed = _removed_spans(lines, raw)
+    return CleanResult(
+        text="".join(c for c, _ in out), offset_map=_runs([s for _, s in out]), removed=removed
+    )
+
+
+def _removed_spans(lines: list[Line], raw: str) -> list[dict]:
+    """Merge consecutive removed lines with the same rule into spans."""
+    spans: list[dict] = []
+    for ln in lines:
+        if ln.rule is None:
+            continue
+        if spans and spans[-1]["rule"] == ln.rule and ln.rule.startswith("tail:"):
+            spans[-1]["raw_end"] = ln.end
+        else:
+            spans.append({"rule": ln.rule, "raw_start": ln.start, "raw_end": ln.end})
+    for span in spans:
+        span["text"] = raw[span["raw_start"] : span["raw_end"]][:500]
+    return spans
+
+
+def to_raw_offset(offset_map: list[dict[str, int]], clean_offset: int) -> int:
+    """Translate an offset in the cleaned text to the raw text."""
+    if not offset_map:
+        return clean_offset
+    starts = [run["clean_start"] for run in offset_map]
+    run = offset_map[max(bisect_right(starts, clean_offset) - 1, 0)]
+    return run["raw_start"] + min(clean_offset - run["clean_start"], run["length"])
+
+
+def english_ratio(text: str) -> float:
+    """Share of word tokens that are common English function words (0 when there are none)."""
+    words = [w.lower() for w in _WORD.findall(text)]
+    if not words:
+        return 0.0
+    return sum(w in STOP_WORDS for w in words) / len(words)
+
+
+def clean_documents(documents: pd.DataFrame, cfg: CleanConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Clean every document.
+
+    Args:
+        documents: loaded documents with `doc_id`, `raw_text`, `title`.
+        cfg: the `clean` config section.
+
+    Returns:
+        `documents` with `text`, `offset_map`, `n_words` and `english_ratio` filled, and the
+        `boilerplate` table (doc_id, rule, raw_start, raw_end, text).
+    """
+    texts, maps, removed_rows = [], [], []
+    for doc_id, raw, title in zip(documents["doc_id"], documents["raw_text"], documents["title"]):
+        result = clean_text(raw, cfg, title or "")
+        texts.append(result.text)
+        maps.append(result.offset_map)
+        removed_rows.extend({"doc_id": doc_id, **span} for span in result.removed)
+    out = documents.copy()
+    out["text"] = texts
+    out["offset_map"] = maps
+    out["n_words"] = [len(t.split()) for t in texts]
+    out["english_ratio"] = [round(english_ratio(t), 4) for t in texts]
+    boilerplate = pd.DataFrame(
+        removed_rows, columns=["doc_id", "rule", "raw_start", "raw_end", "text"]
+    )
+    return out, boilerplate

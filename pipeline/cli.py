@@ -1,0 +1,181 @@
+"""The `pipeline` command: one subcommand per stage, plus `run` for all of them.
+
+Exit codes: 0 all inputs processed; 3 the run finished but some inputs were rejected (see the
+`rejected` table); 2 unusable arguments or config; 1 an unexpected failure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from pipeline import runner
+from pipeline.config import Config, ConfigError, load_config
+
+EXIT_PARTIAL = 3
+EXIT_USAGE = 2
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Topic-modelling research pipeline for self-help articles.",
+)
+console = Console(stderr=True)
+
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        "-c",
+        help="YAML file overriding the packaged defaults (pipeline/defaults.yaml).",
+    ),
+]
+OutOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--out", "-o", help="Output folder for the tables [default: paths.processed of the config]."
+    ),
+]
+
+
+def _fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
+    console.print(f"[bold red]error:[/] {message}")
+    return typer.Exit(code)
+
+
+def _config(path: Path | None) -> Config:
+    if path is not None and not path.is_file():
+        raise _fail(f"config file {path} does not exist")
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        raise _fail(str(exc)) from None
+
+
+@contextmanager
+def _progress():
+    """A rich progress factory for the runner (see runner.Progress)."""
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    ) as bars:
+
+        def factory(description: str, total: int | None) -> Callable[[int], None]:
+            task = bars.add_task(description, total=total)
+            return lambda n=1: bars.advance(task, n)
+
+        yield factory
+
+
+def _summary(stages: list[runner.StageResult], out_dir: Path, rejected: int) -> None:
+    table = Table(title=f"Run into {out_dir}")
+    table.add_column("stage")
+    table.add_column("seconds", justify="right")
+    table.add_column("counts")
+    for stage in stages:
+        table.add_row(
+            stage.name,
+            f"{stage.seconds:.1f}",
+            ", ".join(f"{k}={v}" for k, v in stage.counts.items()),
+        )
+    console.print(table)
+    if rejected:
+        console.print(f"[yellow]{rejected} input(s) rejected[/]: see {out_dir}/rejected.parquet")
+
+
+def _exit_for(rejected: int) -> None:
+    if rejected:
+        raise typer.Exit(EXIT_PARTIAL)
+
+
+@app.command()
+def run(
+    input: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--input",
+            "-i",
+            help="File, folder or URL "
+            "list to process; repeatable [default: paths.raw of the config].",
+        ),
+    ] = None,
+    out: OutOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Run every stage on the inputs and write the tables and the manifest."""
+    cfg = _config(config)
+    inputs = list(input) if input else [cfg.paths.raw]
+    missing = [str(p) for p in inputs if not p.exists()]
+    if missing:
+        raise _fail(f"input path does not exist: {', '.join(missing)}")
+    out_dir = out or cfg.paths.processed
+    with _progress() as progress:
+        result = runner.run_pipeline(inputs, out_dir, cfg, progress=progress, config_path=config)
+    _summary(result.stages, out_dir, result.rejected)
+    _exit_for(result.rejected)
+
+
+@app.command()
+def load(
+    input: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--input", "-i", help="File, folder or URL list; repeatable [default: paths.raw]."
+        ),
+    ] = None,
+    out: OutOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Load, clean and screen inputs: writes documents, boilerplate and rejected."""
+    cfg = _config(config)
+    inputs = list(input) if input else [cfg.paths.raw]
+    missing = [str(p) for p in inputs if not p.exists()]
+    if missing:
+        raise _fail(f"input path does not exist: {', '.join(missing)}")
+    out_dir = out or cfg.paths.processed
+    with _progress() as progress:
+        stage = runner.stage_load(inputs, out_dir, cfg, progress)
+    _summary([stage], out_dir, stage.counts["rejected"])
+    _exit_for(stage.counts["rejected"])
+
+
+def _require_table(out_dir: Path, name: str) -> None:
+    if not (out_dir / f"{name}.parquet").exists():
+        raise _fail(
+            f"{out_dir}/{name}.parquet not found: run the earlier stage first "
+            f"(pipeline run --out {out_dir})"
+        )
+
+
+@app.command()
+def segment(out: OutOpt = None, config: ConfigOpt = None) -> None:
+    """Split the loaded documents into sections, items, paragraphs and sentences."""
+    cfg = _config(config)
+    out_dir = out or cfg.paths.processed
+    _require_table(out_dir, "documents")
+    with _progress() as progress:
+        stage = runner.stage_segment(out_dir, cfg, progress)
+    _summary([stage], out_dir, 0)
+
+
+@app.command()
+def schemas() -> None:
+    """Print the documented table schemas as Markdown (the README's table reference)."""
+    from pipeline.schemas import schema_markdown
+
+    typer.echo(schema_markdown())
+
+
+if __name__ == "__main__":
+    app()

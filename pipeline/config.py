@@ -1,0 +1,140 @@
+"""One validated configuration: packaged defaults, partly overridden by a user's YAML file."""
+
+from __future__ import annotations
+
+import re
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class _Section(BaseModel):
+    # Unknown keys are errors: a typo in a user file must not be silently ignored.
+    model_config = ConfigDict(extra="forbid")
+
+
+class PathsConfig(_Section):
+    raw: Path
+    processed: Path
+    reports: Path
+    web_cache: Path
+
+
+class LoadConfig(_Section):
+    max_file_bytes: int = Field(gt=0)
+    ignore: list[str]
+    encodings: list[str]
+    text_columns: list[str]
+    title_columns: list[str]
+    url_columns: list[str]
+    id_columns: list[str]
+    author_columns: list[str]
+    published_columns: list[str]
+    min_words: int = Field(ge=0)
+    english_min_ratio: float = Field(ge=0, le=1)
+    near_duplicate_threshold: float = Field(gt=0, le=1)
+    minhash_permutations: int = Field(ge=16)
+    shingle_words: int = Field(ge=1)
+
+
+class FetchConfig(_Section):
+    user_agent: str
+    timeout_s: float = Field(gt=0)
+    per_host_delay_s: float = Field(ge=0)
+    max_retries: int = Field(ge=0)
+    backoff_base_s: float = Field(ge=0)
+    max_retry_after_s: float = Field(ge=0)
+    max_redirects: int = Field(ge=0)
+    max_body_bytes: int = Field(gt=0)
+    allowed_content_types: list[str]
+    respect_robots: bool
+    allow_private_hosts: bool
+    max_sitemap_urls: int = Field(gt=0)
+
+
+class CleanConfig(_Section):
+    line_patterns: dict[str, str]
+    tail_markers: list[str]
+    repeated_line_min_count: int = Field(ge=2)
+    repeated_line_max_words: int = Field(ge=1)
+    caption_max_words: int = Field(ge=1)
+
+    @field_validator("line_patterns")
+    @classmethod
+    def _patterns_compile(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, pattern in value.items():
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"clean.line_patterns.{name} is not a valid regex: {exc}") from exc
+        return value
+
+
+class SegmentConfig(_Section):
+    section_roles: dict[str, list[str]]
+    max_heading_words: int = Field(ge=1)
+    sentence_batch_size: int = Field(ge=1)
+
+
+class SpacyConfig(_Section):
+    model: str
+    n_process: int = Field(ge=1)
+    batch_size: int = Field(ge=1)
+
+
+class Config(_Section):
+    """The whole configuration; each stage reads its own section."""
+
+    paths: PathsConfig
+    load: LoadConfig
+    fetch: FetchConfig
+    clean: CleanConfig
+    segment: SegmentConfig
+    spacy: SpacyConfig
+
+
+class ConfigError(ValueError):
+    """A configuration file that cannot be read or does not validate."""
+
+
+def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """Merge `override` into `base`: nested dicts merge, everything else replaces."""
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def default_config_dict() -> dict[str, Any]:
+    """The packaged defaults as a plain dict."""
+    text = resources.files("pipeline").joinpath("defaults.yaml").read_text(encoding="utf-8")
+    return yaml.safe_load(text)
+
+
+def load_config(path: Path | None = None, overrides: dict[str, Any] | None = None) -> Config:
+    """Load the packaged defaults, apply a user YAML file and then `overrides`, and validate.
+
+    Raises:
+        ConfigError: the file is missing, is not a YAML mapping, or fails validation.
+    """
+    data = default_config_dict()
+    if path is not None:
+        try:
+            user = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise ConfigError(f"cannot read config {path}: {exc}") from exc
+        if not isinstance(user, dict):
+            raise ConfigError(f"config {path} must be a YAML mapping, got {type(user).__name__}")
+        data = _deep_merge(data, user)
+    if overrides:
+        data = _deep_merge(data, overrides)
+    try:
+        return Config.model_validate(data)
+    except ValueError as exc:
+        raise ConfigError(f"invalid config: {exc}") from exc

