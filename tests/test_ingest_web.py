@@ -20,11 +20,14 @@ def _paragraphs(reference_raw: str, start: int, n: int = 3) -> str:
 
 
 def test_url_list_with_sitemap_feed_and_failures(tmp_path: Path, reference_raw: str):
-    articles = {f"/a{i}": Route(html_page(f"Attachment article {i}", _paragraphs(reference_raw, i)))
-                for i in range(4)}
-    flaky = Route(Reply("slow down", status=429, headers={"Retry-After": "0"},
-                        content_type="text/plain"),
-                  html_page("Flaky but fine", _paragraphs(reference_raw, 5)))
+    articles = {
+        f"/a{i}": Route(html_page(f"Attachment article {i}", _paragraphs(reference_raw, i)))
+        for i in range(4)
+    }
+    flaky = Route(
+        Reply("slow down", status=429, headers={"Retry-After": "0"}, content_type="text/plain"),
+        html_page("Flaky but fine", _paragraphs(reference_raw, 5)),
+    )
     routes = {
         "/robots.txt": robots_txt("/private/"),
         **articles,
@@ -40,26 +43,46 @@ def test_url_list_with_sitemap_feed_and_failures(tmp_path: Path, reference_raw: 
         routes["/sitemap.xml"] = sitemap([f"{base}/a0", f"{base}/a1"])
         routes["/feed.xml"] = rss_feed([f"{base}/a2", f"{base}/a3"])
         url_list = tmp_path / "urls.txt"
-        url_list.write_text("\n".join([
-            "# sources for the test", f"{base}/sitemap.xml", f"{base}/feed.xml", f"{base}/flaky",
-            f"{base}/missing", f"{base}/broken", f"{base}/loop", f"{base}/big", f"{base}/slow",
-            f"{base}/private/secret"]), encoding="utf-8")
+        url_list.write_text(
+            "\n".join(
+                [
+                    "# sources for the test",
+                    f"{base}/sitemap.xml",
+                    f"{base}/feed.xml",
+                    f"{base}/flaky",
+                    f"{base}/missing",
+                    f"{base}/broken",
+                    f"{base}/loop",
+                    f"{base}/big",
+                    f"{base}/slow",
+                    f"{base}/private/secret",
+                ]
+            ),
+            encoding="utf-8",
+        )
         config = tmp_path / "config.yaml"
         config.write_text(
             f"paths:\n  web_cache: {tmp_path / 'web'}\n"
             "fetch:\n  allow_private_hosts: true\n  per_host_delay_s: 0\n  timeout_s: 1.0\n"
             "  max_retries: 1\n  backoff_base_s: 0\n  max_body_bytes: 4000\n",
-            encoding="utf-8")
+            encoding="utf-8",
+        )
         out = tmp_path / "out"
         runner = CliRunner()
-        result = runner.invoke(app, ["load", "-i", str(url_list), "-o", str(out), "-c", str(config)])
+        args = ["load", "-i", str(url_list), "-o", str(out), "-c", str(config)]
+        result = runner.invoke(app, args)
         assert result.exit_code == EXIT_PARTIAL, result.output
         docs = read_table(out, "documents")
         assert sorted(docs.title) == [f"Attachment article {i}" for i in range(4)] + [
-            "Flaky but fine"]
+            "Flaky but fine"
+        ]
         assert docs.fetched_at.str.len().gt(0).all() and (docs.format == "url").all()
-        reasons = dict(zip(read_table(out, "rejected").input.str.replace(base, ""),
-                           read_table(out, "rejected").reason))
+        reasons = dict(
+            zip(
+                read_table(out, "rejected").input.str.replace(base, ""),
+                read_table(out, "rejected").reason,
+            )
+        )
         assert reasons["/missing"] == "HTTP 404"
         assert reasons["/broken"].startswith("HTTP 500")
         assert "redirect" in reasons["/loop"]
@@ -68,6 +91,6 @@ def test_url_list_with_sitemap_feed_and_failures(tmp_path: Path, reference_raw: 
         assert "robots.txt" in reasons["/private/secret"]
         # A second run reads the cache: no article is fetched again.
         hits = {path: route.hits for path, route in articles.items()}
-        result = runner.invoke(app, ["load", "-i", str(url_list), "-o", str(out), "-c", str(config)])
+        runner.invoke(app, args)
         assert {path: route.hits for path, route in articles.items()} == hits
         assert sorted(read_table(out, "documents").doc_id) == sorted(docs.doc_id)
