@@ -42,6 +42,18 @@ _CHAR_MAP = {
 # A sentence end glued to the next sentence: "state.Attachment", "(2019).The", "it!”Then".
 _GLUED = re.compile(r"[a-z0-9)\]][.!?][\"”’]?(?=[A-Z][a-z])")
 _WORD = re.compile(r"[A-Za-z’']+")
+# Markup that trafilatura's Markdown keeps inside lines: escapes ("\_"), inline tags ("<u>"),
+# emphasis markers ("**bold**", "*italic*"). Deleted character by character, so offsets hold.
+_INLINE_MARKUP = re.compile(
+    r"\\(?=[\\`*_{}\[\]()#+\-.!<>|~])"
+    r"|</?(?:u|sup|sub|b|i|em|strong|span|mark|small|del|ins)>"
+    r"|\*\*|__"
+    r"|(?:(?<=\s)|^)\*(?=[^\s*])|(?<=[^\s*])\*(?=[\s.,;:!?)]|$)"
+)
+# Lines that are Markdown structure (headings, bullets, numbered steps, tables): repeated ones
+# are sub-headings under each tip, not boilerplate.
+EXTRACTED_FORMATS = ("html", "url")  # formats whose raw_text is trafilatura's main text
+_STRUCTURAL = re.compile(r"^\s*(#|[-*•|]\s|\d{1,2}[.)]\s)")
 _MIN_TAIL_LINE = 3  # a tail marker among the first lines is navigation, not the end of the article
 _PHOTO_CREDIT = re.compile(
     r"(getty images|shutterstock|istock|unsplash|pexels|adobe stock|stocksy|\bphoto:)", re.I
@@ -58,6 +70,11 @@ class Line:
     @property
     def key(self) -> str:
         return _line_key(self.text)
+
+    @property
+    def plain(self) -> str:
+        """The line without inline markup, for matching boilerplate patterns."""
+        return _INLINE_MARKUP.sub("", self.text).strip()
 
 
 @dataclass
@@ -99,7 +116,7 @@ def _is_fragment(text: str, max_words: int) -> bool:
     )
 
 
-def _mark_boilerplate(lines: list[Line], title: str, cfg: CleanConfig) -> None:
+def _mark_boilerplate(lines: list[Line], title: str, cfg: CleanConfig, extracted: bool) -> None:
     """Set `rule` on every boilerplate line; numbered steps follow the config's rule groups."""
     content = [ln for ln in lines if ln.text.strip()]
     title_key = _line_key(title)
@@ -120,19 +137,23 @@ def _mark_boilerplate(lines: list[Line], title: str, cfg: CleanConfig) -> None:
     for ln in content:
         if ln.rule is None:
             for name, pattern in patterns.items():
-                if pattern.match(ln.text.strip()):
+                if pattern.match(ln.plain):
                     ln.rule = name
                     break
         if ln.rule is None and _PHOTO_CREDIT.search(ln.text) and _n_words(ln.text) <= 8:
             ln.rule = "photo_credit"
-    # 4. Short lines repeated within the document are captions or echoed titles, not content.
+    # 4. Short lines repeated within a text dump are captions or echoed titles, not content.
+    #    Text that trafilatura extracted from HTML has no page furniture left: repeats there
+    #    are sub-headings and table rows.
     counts = Counter(ln.key for ln in content)
     for ln in content:
         if (
-            ln.rule is None
+            not extracted
+            and ln.rule is None
             and counts[ln.key] >= cfg.repeated_line_min_count
             and _n_words(ln.text) <= cfg.repeated_line_max_words
             and ln.text.strip()[-1] not in ".!?"
+            and not _STRUCTURAL.match(ln.text)
         ):
             ln.rule = "repeated_line"
     # 5. A caption fragment sits next to a removed image line (echoed title or photo credit).
@@ -149,19 +170,32 @@ def _mark_boilerplate(lines: list[Line], title: str, cfg: CleanConfig) -> None:
 
 
 def _normalise_line(line: Line) -> list[tuple[str, int]]:
-    """Map characters, collapse spaces and repair glued sentences; keep each char's raw offset."""
-    chars: list[tuple[str, int]] = []
+    """Map characters, drop inline markup, collapse spaces and repair glued sentences.
+
+    Works on (character, raw offset) pairs so every output character keeps its source offset.
+    """
+    # 1. Map characters; control characters (category Cc) become spaces.
+    mapped: list[tuple[str, int]] = []
     for i, ch in enumerate(line.text):
-        # Control characters (category Cc) would break lines or render as garbage.
-        mapped = _CHAR_MAP.get(ch, " " if unicodedata.category(ch) == "Cc" else ch)
-        for out in mapped:
-            if out == " " and (not chars or chars[-1][0] == " "):
-                continue
-            chars.append((out, line.start + i))
+        out = _CHAR_MAP.get(ch, " " if unicodedata.category(ch) == "Cc" else ch)
+        mapped.extend((c, line.start + i) for c in out)
+    # 2. Drop inline markup until none is left (removing "**" can expose a "*").
+    while True:
+        text = "".join(c for c, _ in mapped)
+        drop = {i for m in _INLINE_MARKUP.finditer(text) for i in range(m.start(), m.end())}
+        if not drop:
+            break
+        mapped = [pair for i, pair in enumerate(mapped) if i not in drop]
+    # 3. Collapse runs of spaces and trim.
+    chars: list[tuple[str, int]] = []
+    for c, src in mapped:
+        if c == " " and (not chars or chars[-1][0] == " "):
+            continue
+        chars.append((c, src))
     while chars and chars[-1][0] == " ":
         chars.pop()
+    # 4. Insert a space after each glued sentence end, right to left so indices stay valid.
     text = "".join(c for c, _ in chars)
-    # Insert a space after each glued sentence end; go right to left so indices stay valid.
     for match in reversed(list(_GLUED.finditer(text))):
         pos = match.end()
         chars.insert(pos, (" ", chars[pos][1]))
@@ -184,20 +218,21 @@ def _runs(sources: list[int]) -> list[dict[str, int]]:
     return runs
 
 
-def clean_text(raw: str, cfg: CleanConfig, title: str = "") -> CleanResult:
+def clean_text(raw: str, cfg: CleanConfig, title: str = "", extracted: bool = False) -> CleanResult:
     """Clean one document.
 
     Args:
         raw: the raw text (a text dump, or the main text trafilatura extracted from HTML).
         cfg: the `clean` config section.
         title: the document title; lines repeating it are removed.
+        extracted: `raw` is trafilatura's main text of an HTML page, not a whole-page dump.
 
     Returns:
         The cleaned text (blocks separated by newlines, paragraphs by a blank line), the offset
         runs into `raw`, and the removed spans with their rules.
     """
     lines = _split_lines(raw)
-    _mark_boilerplate(lines, title, cfg)
+    _mark_boilerplate(lines, title, cfg, extracted)
     out: list[tuple[str, int]] = []
     gap = False  # a blank or removed line since the last kept line
     for ln in lines:
@@ -264,8 +299,9 @@ def clean_documents(documents: pd.DataFrame, cfg: CleanConfig) -> tuple[pd.DataF
         `boilerplate` table (doc_id, rule, raw_start, raw_end, text).
     """
     texts, maps, removed_rows = [], [], []
-    for doc_id, raw, title in zip(documents["doc_id"], documents["raw_text"], documents["title"]):
-        result = clean_text(raw, cfg, title or "")
+    rows = zip(documents["doc_id"], documents["raw_text"], documents["title"], documents["format"])
+    for doc_id, raw, title, fmt in rows:
+        result = clean_text(raw, cfg, title or "", extracted=fmt in EXTRACTED_FORMATS)
         texts.append(result.text)
         maps.append(result.offset_map)
         removed_rows.extend({"doc_id": doc_id, **span} for span in result.removed)

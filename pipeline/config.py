@@ -85,6 +85,22 @@ class SpacyConfig(_Section):
     batch_size: int = Field(ge=1)
 
 
+class ExtractConfig(_Section):
+    model_threshold: float = Field(ge=0, le=1)
+    max_title_words: int = Field(ge=1)
+    use_spancat: bool
+
+
+class ConceptsConfig(_Section):
+    backend: str
+    lexicon_similarity: float = Field(gt=0, le=1)
+    cluster_similarity: float = Field(gt=0, le=1)
+
+
+class EmbeddingsConfig(_Section):
+    cache_dir: Path
+
+
 class Config(_Section):
     """The whole configuration; each stage reads its own section."""
 
@@ -94,6 +110,9 @@ class Config(_Section):
     clean: CleanConfig
     segment: SegmentConfig
     spacy: SpacyConfig
+    extract: ExtractConfig
+    concepts: ConceptsConfig
+    embeddings: EmbeddingsConfig
 
 
 class ConfigError(ValueError):

@@ -14,6 +14,7 @@ import json
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -132,8 +133,20 @@ def _first(row: dict, columns: list[str]) -> str:
     return ""
 
 
-def _site(url: str) -> str:
-    return urlparse(url).hostname or "" if url else ""
+def _date(value: str) -> str:
+    """A publication date as ISO when it is a Unix timestamp (FakeHealth), else as given."""
+    try:
+        stamp = float(value)
+    except ValueError:
+        return value
+    return datetime.fromtimestamp(stamp, UTC).date().isoformat()
+
+
+def _site(value: str) -> str:
+    """The host of a URL; a value that is not a URL (a site name) is kept."""
+    if "://" not in value:
+        return value
+    return urlparse(value).hostname or ""
 
 
 def _plain_title(text: str, clean: CleanConfig) -> str:
@@ -225,9 +238,9 @@ def _record_from_row(
         raw_text=text,
         title=_first(row, cfg.title_columns),
         url=url,
-        site=_first(row, ["source", "site"]) or _site(url),
+        site=_site(_first(row, ["source", "site"]) or url),
         author=_first(row, cfg.author_columns),
-        published=_first(row, cfg.published_columns),
+        published=_date(_first(row, cfg.published_columns)),
         name=name,
         encoding=encoding,
     )
@@ -307,7 +320,7 @@ def read_url_list_file(
                 else:
                     record = Record(
                         source=url,
-                        format="url",
+                        format="txt",
                         raw_text=body,
                         title=_plain_title(body, config.clean),
                         url=result.final_url,

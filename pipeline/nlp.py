@@ -15,7 +15,8 @@ class ModelNotInstalled(RuntimeError):
     """The configured spaCy model package is not installed."""
 
 
-def _load(name: str, exclude: tuple[str, ...] = ()) -> Language:
+def load_model(name: str, exclude: tuple[str, ...] = ()) -> Language:
+    """Load a spaCy pipeline package by name, leaving out `exclude` components."""
     try:
         return spacy.load(name, exclude=list(exclude))
     except OSError as exc:
@@ -28,7 +29,7 @@ def _load(name: str, exclude: tuple[str, ...] = ()) -> Language:
 @lru_cache(maxsize=4)
 def sentence_splitter(name: str) -> Language:
     """A fast pipeline that only splits sentences (the statistical senter)."""
-    nlp = _load(name, _SENTENCE_EXCLUDE)
+    nlp = load_model(name, _SENTENCE_EXCLUDE)
     if "senter" in nlp.component_names and "senter" not in nlp.pipe_names:
         nlp.enable_pipe("senter")
     if not nlp.pipe_names:  # a model without senter: fall back to punctuation rules
@@ -39,7 +40,7 @@ def sentence_splitter(name: str) -> Language:
 @lru_cache(maxsize=4)
 def full_pipeline(name: str) -> Language:
     """The full pipeline (tagger, parser, lemmatizer, NER)."""
-    return _load(name)
+    return load_model(name)
 
 
 def model_info(name: str) -> dict[str, str]:

@@ -1,0 +1,315 @@
+"""Cited research claims: statements an article attributes to studies, researchers, experts,
+organisations or publications through an attribution cue.
+
+Works on one paragraph at a time. A cue is found by one of a few patterns (the wording lives in
+`resources/claim_cues.yaml`); the claim span is then the quotation or clause the cue attributes,
+which depends on where the cue stands:
+
+- after a closing quote ("…,” explains a 2019 study): the quotation, or the paragraph up to the
+  quote when the opening quote is missing;
+- before the claim ("Studies have found that …", "A study published in JAMA found …"): the rest
+  of the sentence, or the following quotation;
+- "according to X" at the start or in the middle: the rest of the sentence; at the end: the
+  sentence before it;
+- a footnote marker (¹, [3], (12)) closing a sentence: that sentence (source type "other").
+
+Each claim also gets `source_type`, `year`, `named_source`, `hedged` and a `strength` in the
+scheme of Yu et al. (2019): direct causal, conditional causal, correlational, no relationship.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+
+import yaml
+
+_OPEN_QUOTES = '“"‘'
+_CLOSE_QUOTES = '”"’'
+_YEAR = re.compile(r"\b(19[5-9]\d|20[0-4]\d)\b")
+_MIN_CLAIM_WORDS = 5  # shorter spans are fragments ("It can lead to:"), not claims
+_SHORT_QUOTE_WORDS = 8  # a quotation this short is a phrase inside the claim, not the claim
+
+
+@dataclass
+class Claim:
+    """A claim inside one paragraph; offsets are relative to the paragraph text."""
+
+    start: int
+    end: int
+    cue_start: int
+    cue_end: int
+    source_type: str
+    named_source: str
+    year: int | None
+    hedged: bool
+    strength: str
+    pattern: str
+    text: str = ""
+    cue: str = ""
+    notes: list[str] = field(default_factory=list)
+
+
+@lru_cache(maxsize=1)
+def cue_lexicon() -> dict:
+    """The cue vocabulary (reporting verbs, source nouns, hedges, relation markers)."""
+    text = resources.files("pipeline").joinpath("resources/claim_cues.yaml").read_text("utf-8")
+    return yaml.safe_load(text)
+
+
+def _alt(words: list[str]) -> str:
+    return "|".join(sorted((re.escape(w) for w in words), key=len, reverse=True))
+
+
+@lru_cache(maxsize=1)
+def _patterns() -> dict[str, re.Pattern]:
+    lex = cue_lexicon()
+    verbs = _alt(lex["reporting_verbs"])
+    study = _alt(lex["study_nouns"])
+    people = _alt(lex["researcher_nouns"] + lex["expert_nouns"])
+    det = (
+        r"(?:(?:a|an|the|one|another|this|that|these|new|recent|several|many|some|numerous|"
+        r"multiple|large|small|landmark|her|his|their|our|\d{4}|\d+-year)\s+)*"
+    )
+    # A research subject: "a 2019 study", "researchers at Stanford", "a study published in JAMA".
+    subject = (
+        rf"{det}(?:{study}|{people})"
+        r"(?:\s+(?:published|conducted|led|presented|funded|reported)?\s*(?:in|at|from|by|of|on)"
+        r"\s+[^,.;:“”\"]{1,80}?)?"
+    )
+    # A named subject: "Dr. Jane Smith", "Neff", "the National Center for PTSD" (Title Case).
+    named = (
+        r"(?:Dr\.\s+|Prof\.\s+|Professor\s+)?[A-Z][\w’'.-]+"
+        r"(?:\s+(?:[A-Z][\w’'.-]+|for|of|on|and|the)){0,7}(?:\s+\([A-Z]{2,8}\))?"
+    )
+    marker = r"(?:\d{1,3}|\(\d{1,3}\)|[¹²³⁴⁵⁶⁷⁸⁹⁰]+)"
+    return {
+        "according_to": re.compile(r"\b[Aa]ccording to\s+(?P<src>[^,.;:“”\"]{2,120})"),
+        "post_quote": re.compile(
+            rf"(?P<q>[{_CLOSE_QUOTES}])\s*,?\s*(?P<cue>(?:(?:{verbs})\s+(?P<src1>{subject}|{named}))"
+            rf"|(?:(?P<src2>{subject}|{named})(?:,[^,.]{{1,80}},)?\s+(?:{verbs})\b[^.“”\"]{{0,30}}))"
+            r"\s*[.;]"
+        ),
+        "pre": re.compile(
+            rf"(?P<cue>(?P<src>\b{subject}|(?<![\w.]){named}(?:,[^,.]{{1,80}},)?)"
+            rf"\s+(?:(?:has|have|had|is quick to|was quick to)\s+)?(?:also\s+)?(?:{verbs})"
+            rf"{marker}?(?:\s+(?:that\b|[A-Z]\w+(?=[.,:])))?)\s*[,:]?\s*"
+        ),
+        "footnote": re.compile(
+            r"(?P<cue>(?:[¹²³⁴⁵⁶⁷⁸⁹⁰]+(?:,\s?[¹²³⁴⁵⁶⁷⁸⁹⁰]+)*)|\[\d{1,3}\]|"
+            r"\s\(\d{1,3}(?:,\s?\d{1,3})*\))(?=[.,]?\s|[.,]?$)"
+        ),
+    }
+
+
+def _source_type(source: str, pattern: str, person_names: list[str]) -> str:
+    lex = cue_lexicon()
+    lowered = source.lower()
+    if pattern == "footnote":
+        return "other"
+    if re.search(r"\b(dr|prof|professor)\b\.?", lowered) or any(
+        name and name in source for name in person_names
+    ):
+        return "expert"
+    words = set(re.findall(r"[a-z][a-z-]*", lowered))
+    if words & set(lex["organization_words"]) or re.search(r"\b[A-Z]{2,6}\b", source):
+        return "organization"
+    if words & set(lex["publication_words"]):
+        return "publication"
+    if words & set(lex["study_nouns"]):
+        return "study"
+    if words & set(lex["researcher_nouns"]):
+        return "researchers"
+    if words & set(lex["expert_nouns"]):
+        return "expert"
+    if source[:1].isupper():
+        return "expert" if len(source.split()) <= 3 else "organization"
+    return "other"
+
+
+def _named_source(source: str, source_type: str) -> str:
+    published = re.search(
+        r"\b(?:published in|in the journal|journal)\s+(?:the\s+)?"
+        r"(?P<name>[A-Z][\w&.’'-]*(?:\s+(?:[A-Z&][\w&.’'-]*|of|for|and))*)",
+        source,
+    )
+    if published:
+        return published.group("name").strip()
+    at = re.search(
+        r"\b(?:at|from)\s+(?:the\s+)?(?P<name>[A-Z][\w&.’'-]*(?:\s+(?:[A-Z&][\w&.’'-]*"
+        r"|of|for|and))*)",
+        source,
+    )
+    if at:
+        return at.group("name").strip()
+    if source_type in ("expert", "organization", "publication"):
+        name = re.sub(r"^(the|a|an)\s+", "", source.strip(), flags=re.I)
+        name = re.split(r",|\s+(?:who|which|that)\s+", name)[0].strip()
+        if name[:1].isupper():
+            return name
+    return ""
+
+
+def claim_strength(text: str) -> tuple[str, bool]:
+    """(strength, hedged) of a claim, after Yu et al. (2019).
+
+    Negated relations give "no relationship"; association wording gives "correlational";
+    causal verbs give "direct causal", or "conditional causal" when hedged (may, might, could).
+    """
+    lex = cue_lexicon()
+    lowered = text.lower()
+    hedged = bool(re.search(rf"\b(?:{_alt(lex['hedges'])})\b", lowered))
+    if re.search(rf"\b(?:{_alt(lex['negated_relation'])})\b", lowered):
+        return "no relationship", hedged
+    if re.search(rf"(?:{_alt(lex['correlational'])})", lowered):
+        return "correlational", hedged
+    causal = re.search(rf"\b(?:{_alt(lex['causal'])})\b", lowered)
+    if causal:
+        modal = re.search(rf"\b(?:{_alt(lex['causal_modals'])})\b", lowered)
+        return ("conditional causal" if modal or hedged else "direct causal"), hedged
+    return "no relationship", hedged
+
+
+def _sentence_at(pos: int, sentences: list[tuple[int, int]], text: str) -> tuple[int, int]:
+    for start, end in sentences:
+        if start <= pos < end:
+            return start, end
+    return 0, len(text)
+
+
+def _trim(text: str, start: int, end: int) -> tuple[int, int]:
+    """Strip spaces, quote marks and a leading "that" from a claim span."""
+    while start < end and (
+        text[start].isspace() or text[start] in _OPEN_QUOTES + _CLOSE_QUOTES or text[start] in ",;:"
+    ):
+        start += 1
+    if text[start:end].lower().startswith("that "):
+        start += 5
+    quotes = _OPEN_QUOTES + _CLOSE_QUOTES
+    while end > start and (text[end - 1].isspace() or text[end - 1] in quotes):
+        end -= 1
+    return start, end
+
+
+def _quote_after(text: str, pos: int, limit: int = 3) -> tuple[int, int] | None:
+    """A quotation starting within `limit` characters of `pos`: (start, end) inside the marks."""
+    window = text[pos : pos + limit + 1]
+    for i, ch in enumerate(window):
+        if ch in _OPEN_QUOTES:
+            start = pos + i + 1
+            close = min(
+                (text.find(q, start) for q in _CLOSE_QUOTES if text.find(q, start) > 0), default=-1
+            )
+            return (start, close) if close > 0 else (start, len(text))
+    return None
+
+
+def find_claims(
+    text: str, sentences: list[tuple[int, int]], person_names: list[str] | None = None
+) -> list[Claim]:
+    """Find cited claims in one paragraph.
+
+    Args:
+        text: the paragraph.
+        sentences: sentence (start, end) offsets within `text` (from spaCy).
+        person_names: PERSON entity texts in the paragraph, to tell experts from organisations.
+
+    Returns:
+        Claims in order of position; overlapping detections keep the first found.
+    """
+    person_names = person_names or []
+    pats = _patterns()
+    found: list[Claim] = []
+
+    def add(start, end, cue_start, cue_end, source, pattern, notes=()):
+        start, end = _trim(text, start, end)
+        if len(text[start:end].split()) < _MIN_CLAIM_WORDS:
+            return
+        if any(c.start < end and start < c.end for c in found):
+            return
+        stype = _source_type(source, pattern, person_names)
+        claim_text = text[start:end]
+        strength, hedged = claim_strength(claim_text)
+        cue = text[cue_start:cue_end].strip()
+        found.append(
+            Claim(
+                start,
+                end,
+                cue_start,
+                cue_start + len(cue),
+                stype,
+                _named_source(source, stype),
+                _year(cue),
+                hedged,
+                strength,
+                pattern,
+                claim_text,
+                cue,
+                list(notes),
+            )
+        )
+
+    # 1. A cue right after a closing quote attributes the quotation before it.
+    for m in pats["post_quote"].finditer(text):
+        close = m.start("q")
+        opens = [text.rfind(q, 0, close) for q in _OPEN_QUOTES if q != text[close]]
+        opens += [text.rfind(q, 0, close) for q in '"' if text[close] == '"']
+        open_at = max(opens) if opens else -1
+        notes = [] if open_at >= 0 else ["opening quote missing"]
+        source = m.group("src1") or m.group("src2") or ""
+        start = open_at + 1 if open_at >= 0 else 0
+        if open_at >= 0 and len(text[start:close].split()) < _SHORT_QUOTE_WORDS:
+            start = _sentence_at(open_at, sentences, text)[0]  # a quoted phrase, not a quote
+        add(start, close, m.start("cue"), m.end("cue"), source, "post_quote", notes)
+        # A quotation right after the attribution continues the same speaker.
+        follow = _quote_after(text, m.end(), limit=2)
+        if follow:
+            add(follow[0], follow[1], m.start("cue"), m.end("cue"), source, "post_quote")
+    # 2. "according to X" anywhere.
+    for m in pats["according_to"].finditer(text):
+        s_start, s_end = _sentence_at(m.start(), sentences, text)
+        after = text[m.end() : s_end]
+        if after.strip(' ,”"') and not after.strip().startswith("."):
+            quote = _quote_after(text, m.end() + (len(after) - len(after.lstrip(" ,:"))))
+            if quote:
+                add(quote[0], quote[1], m.start(), m.end(), m.group("src"), "according_to")
+            else:
+                add(m.end(), s_end, m.start(), m.end(), m.group("src"), "according_to")
+        else:  # the cue closes the sentence: the claim is what came before it
+            add(s_start, m.start(), m.start(), m.end(), m.group("src"), "according_to")
+    # 3. A research or named subject with a reporting verb, then the claim.
+    for m in pats["pre"].finditer(text):
+        source = m.group("src")
+        if not _is_source(source, person_names):
+            continue
+        quote = _quote_after(text, m.end())
+        if quote:
+            add(quote[0], quote[1], m.start("cue"), m.end("cue"), source, "pre")
+        else:
+            _, s_end = _sentence_at(m.end() - 1, sentences, text)
+            add(m.end(), s_end, m.start("cue"), m.end("cue"), source, "pre")
+    # 4. Footnote markers closing a sentence.
+    previous_marker = 0  # the sentence splitter often misses "rhythm.² When": cut at markers
+    for m in pats["footnote"].finditer(text):
+        s_start, _ = _sentence_at(max(m.start() - 1, 0), sentences, text)
+        add(max(s_start, previous_marker), m.start(), m.start("cue"), m.end("cue"), "", "footnote")
+        previous_marker = m.end()
+    return sorted(found, key=lambda c: c.start)
+
+
+def _is_source(source: str, person_names: list[str]) -> bool:
+    """Whether a subject found by the "pre" pattern can be a cited source."""
+    lex = cue_lexicon()
+    words = set(re.findall(r"[a-z][a-z-]*", source.lower()))
+    if words & set(lex["study_nouns"] + lex["researcher_nouns"] + lex["expert_nouns"]):
+        return True
+    return any(name and name in source for name in person_names) or bool(
+        set(re.findall(r"[a-z]+", source.lower())) & set(lex["organization_words"])
+    )
+
+
+def _year(cue: str) -> int | None:
+    match = _YEAR.search(cue)
+    return int(match.group(1)) if match else None

@@ -1,0 +1,340 @@
+"""Extraction stage: signs, causes and interventions (mentions) and cited claims.
+
+spaCy components, registered as versioned factories, each keep their results on the Doc:
+
+- `selfhelp_lexicon.v1`: a SpanRuler over `resources/lexicon.yaml` -> `doc.spans["sh_lexicon"]`;
+- `selfhelp_structure.v1`: the title of a list item under a signs/causes/interventions heading
+  -> `doc.spans["sh_structure"]`;
+- `selfhelp_spancat` (optional): the trained span categorizer (`pipeline train`), sourced from
+  `resources/spancat/` -> `doc.spans["sh_model"]`;
+- `selfhelp_mentions.v1`: merges the three into `doc.spans["sh_mentions"]`, resolving each
+  span's category from its context and setting `span._.method`, `._.confidence`, `._.concept`;
+- `selfhelp_claims.v1`: cited claims -> `doc._.claims`.
+
+The unit of processing is a paragraph of a cleaned document; its context (section role, item)
+travels on `doc._.block`, set before the pipeline runs.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import asdict
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+import pandas as pd
+import yaml
+from spacy.language import Language
+from spacy.pipeline import SpanRuler
+from spacy.tokens import Doc, Span
+from spacy.util import filter_spans
+
+from pipeline.claims import find_claims
+from pipeline.config import Config
+
+CATEGORIES = ("sign", "cause", "intervention")
+ROLE_TO_CATEGORY = {"signs": "sign", "causes": "cause", "interventions": "intervention"}
+SPANCAT_DIR = Path(str(resources.files("pipeline").joinpath("resources/spancat")))
+
+for _name, _default in (("block", None), ("claims", None)):
+    if not Doc.has_extension(_name):
+        Doc.set_extension(_name, default=_default)
+for _name, _default in (("method", ""), ("confidence", 0.0), ("concept", ""), ("categories", None)):
+    if not Span.has_extension(_name):
+        Span.set_extension(_name, default=_default)
+
+
+# ------------------------------------------------------------------ lexicon
+
+
+@lru_cache(maxsize=4)
+def load_lexicon(path: str | None = None) -> tuple[dict, ...]:
+    """Lexicon entries (label, category, also, patterns) from YAML; packaged one by default."""
+    if path:
+        text = Path(path).read_text(encoding="utf-8")
+    else:
+        text = resources.files("pipeline").joinpath("resources/lexicon.yaml").read_text("utf-8")
+    entries = yaml.safe_load(text)
+    for entry in entries:
+        if entry["category"] not in CATEGORIES:
+            raise ValueError(f"lexicon entry {entry['label']!r}: unknown category")
+    return tuple(entries)
+
+
+def _inflections(phrase: str) -> set[str]:
+    """The phrase with its last word in singular and plural form."""
+    words = phrase.split()
+    last = words[-1]
+    forms = {last}
+    if last.endswith("ies"):
+        forms.add(last[:-3] + "y")
+    elif last.endswith("s") and not last.endswith("ss") and len(last) > 3:
+        forms.add(last[:-1])
+    elif last.endswith("y") and len(last) > 3 and last[-2] not in "aeiou":
+        forms.add(last[:-1] + "ies")
+    elif last[-1].isalpha() and last.islower() and not last.endswith(("ing", "ed")):
+        forms.add(last + "s")
+    return {" ".join([*words[:-1], form]) for form in forms}
+
+
+def lexicon_patterns(entries: tuple[dict, ...]) -> list[dict]:
+    """SpanRuler phrase patterns; the pattern id is the concept label."""
+    patterns = []
+    for entry in entries:
+        for phrase in entry["patterns"]:
+            for form in sorted(_inflections(str(phrase))):
+                patterns.append({"label": entry["category"], "pattern": form, "id": entry["label"]})
+    return patterns
+
+
+@Language.factory("selfhelp_lexicon.v1", default_config={"lexicon_path": None})
+def make_lexicon(nlp: Language, name: str, lexicon_path: str | None) -> SpanRuler:
+    """A SpanRuler matching the lexicon phrases case-insensitively, longest match first."""
+    ruler = SpanRuler(
+        nlp,
+        name,
+        spans_key="sh_lexicon",
+        phrase_matcher_attr="LOWER",
+        spans_filter=filter_spans,
+        overwrite=True,
+    )
+    ruler.add_patterns(lexicon_patterns(load_lexicon(lexicon_path)))
+    return ruler
+
+
+# ------------------------------------------------------------------ structure
+
+_TITLE_CUT = re.compile(r"\s*(?:[.:;–—(]|\s-\s)")
+
+
+class StructureTagger:
+    """Marks a list item's title as a mention of its section's category."""
+
+    def __init__(self, max_title_words: int) -> None:
+        self.max_title_words = max_title_words
+
+    def __call__(self, doc: Doc) -> Doc:
+        block = doc._.block or {}
+        spans = []
+        category = ROLE_TO_CATEGORY.get(block.get("role", ""))
+        title = block.get("item_title", "")
+        if category and block.get("item_head") and title:
+            start = doc.text.find(title)
+            if start >= 0:
+                end = start + len(title)
+                if len(title.split()) > self.max_title_words:  # a sentence: keep its lead phrase
+                    cut = _TITLE_CUT.search(doc.text, start + 1, end)
+                    end = cut.start() if cut else end
+                span = doc.char_span(start, end, label=category, alignment_mode="expand")
+                if span is not None and len(span) <= self.max_title_words:
+                    spans.append(span)
+        doc.spans["sh_structure"] = spans
+        return doc
+
+
+@Language.factory("selfhelp_structure.v1", default_config={"max_title_words": 10})
+def make_structure(nlp: Language, name: str, max_title_words: int) -> StructureTagger:
+    return StructureTagger(max_title_words)
+
+
+# ------------------------------------------------------------------ merge
+
+
+class MentionMerger:
+    """Combines structure, lexicon and model spans into `doc.spans["sh_mentions"]`.
+
+    Structure wins over the lexicon, the lexicon over the model. A lexicon concept inside an
+    item title names the title's concept. A lexicon entry that allows several categories takes
+    the one its section or list calls for.
+    """
+
+    def __init__(self, lexicon_path: str | None, model_threshold: float) -> None:
+        self.categories = {
+            e["label"]: [e["category"], *e.get("also", [])] for e in load_lexicon(lexicon_path)
+        }
+        self.model_threshold = model_threshold
+
+    def __call__(self, doc: Doc) -> Doc:
+        block = doc._.block or {}
+        context = ROLE_TO_CATEGORY.get(block.get("role", ""))
+        taken = [False] * len(doc)
+        mentions: list[Span] = []
+        lexicon = list(doc.spans.get("sh_lexicon", []))
+        for span in doc.spans.get("sh_structure", []):
+            inner = [lx for lx in lexicon if lx.start >= span.start and lx.end <= span.end]
+            mention = Span(doc, span.start, span.end, label=span.label_)
+            mention._.method, mention._.confidence = "structure", 0.9
+            mention._.concept = inner[0].id_ if len(inner) == 1 else ""
+            mentions.append(mention)
+            taken[span.start : span.end] = [True] * (span.end - span.start)
+        for span in lexicon:
+            if any(taken[span.start : span.end]):
+                continue
+            allowed = self.categories.get(span.id_, [span.label_])
+            label = context if context in allowed else allowed[0]
+            mention = Span(doc, span.start, span.end, label=label)
+            mention._.method, mention._.concept = "lexicon", span.id_
+            mention._.confidence = 0.8 if label == context else 0.7
+            mentions.append(mention)
+            taken[span.start : span.end] = [True] * (span.end - span.start)
+        model_spans = doc.spans.get("sh_model")
+        if model_spans is not None:
+            scores = model_spans.attrs.get("scores", [1.0] * len(model_spans))
+            ranked = sorted(zip(model_spans, scores), key=lambda p: (-float(p[1]), p[0].start))
+            for span, score in ranked:
+                if float(score) < self.model_threshold or any(taken[span.start : span.end]):
+                    continue
+                mention = Span(doc, span.start, span.end, label=span.label_)
+                mention._.method, mention._.confidence = "model", round(float(score), 3)
+                mentions.append(mention)
+                taken[span.start : span.end] = [True] * (span.end - span.start)
+        doc.spans["sh_mentions"] = sorted(mentions, key=lambda s: s.start)
+        return doc
+
+
+@Language.factory(
+    "selfhelp_mentions.v1", default_config={"lexicon_path": None, "model_threshold": 0.5}
+)
+def make_merger(
+    nlp: Language, name: str, lexicon_path: str | None, model_threshold: float
+) -> MentionMerger:
+    return MentionMerger(lexicon_path, model_threshold)
+
+
+# ------------------------------------------------------------------ claims
+
+
+@Language.factory("selfhelp_claims.v1")
+def make_claims(nlp: Language, name: str) -> Callable[[Doc], Doc]:
+    def detect(doc: Doc) -> Doc:
+        sentences = (
+            [(s.start_char, s.end_char) for s in doc.sents]
+            if doc.has_annotation("SENT_START")
+            else [(0, len(doc.text))]
+        )
+        persons = [ent.text for ent in doc.ents if ent.label_ == "PERSON"]
+        doc._.claims = find_claims(doc.text, sentences, persons)
+        return doc
+
+    return detect
+
+
+# ------------------------------------------------------------------ the pipeline
+
+
+@lru_cache(maxsize=2)
+def extraction_pipeline(
+    model: str, model_threshold: float, max_title_words: int, use_spancat: bool = True
+) -> Language:
+    """en_core_web_sm without the parser (sentences from senter) plus our components.
+
+    The dependency parser is the slowest component and nothing here needs it; NER (for named
+    sources), the tagger and the lemmatizer stay.
+    """
+    from pipeline.nlp import load_model
+
+    nlp = load_model(model, exclude=("parser",))
+    if "senter" in nlp.component_names and "senter" not in nlp.pipe_names:
+        nlp.enable_pipe("senter")
+    nlp.add_pipe("selfhelp_lexicon.v1", name="selfhelp_lexicon")
+    nlp.add_pipe(
+        "selfhelp_structure.v1",
+        name="selfhelp_structure",
+        config={"max_title_words": max_title_words},
+    )
+    if use_spancat and (SPANCAT_DIR / "meta.json").exists():
+        import spacy
+
+        trained = spacy.load(SPANCAT_DIR)
+        nlp.add_pipe("spancat", name="selfhelp_spancat", source=trained)
+    nlp.add_pipe(
+        "selfhelp_mentions.v1",
+        name="selfhelp_mentions",
+        config={"model_threshold": model_threshold},
+    )
+    nlp.add_pipe("selfhelp_claims.v1", name="selfhelp_claims")
+    return nlp
+
+
+def _block_docs(nlp: Language, documents: pd.DataFrame, segments: pd.DataFrame) -> Iterator[Doc]:
+    """One Doc per paragraph, with its context on `doc._.block`."""
+    items = segments[segments["kind"] == "item"].set_index("segment_id")
+    paragraphs = segments[segments["kind"] == "paragraph"]
+    usable = set(documents["doc_id"])
+    for par in paragraphs.itertuples(index=False):
+        if par.doc_id not in usable:
+            continue
+        item_head = par.parent_id in items.index and items.at[par.parent_id, "start"] == par.start
+        doc = nlp.make_doc(par.text)
+        doc._.block = {
+            "doc_id": par.doc_id,
+            "segment_id": par.segment_id,
+            "offset": par.start,
+            "role": par.section_role,
+            "item_title": par.item_title,
+            "item_head": bool(item_head),
+        }
+        yield doc
+
+
+def extract_documents(
+    documents: pd.DataFrame,
+    segments: pd.DataFrame,
+    config: Config,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame, list[tuple[str, str]]]:
+    """Run extraction over the paragraphs of usable documents.
+
+    Args:
+        documents: usable documents (doc_id, text).
+        segments: the `segments` table.
+        config: the pipeline config (`extract` and `spacy` sections).
+        progress: called with the number of paragraphs done.
+
+    Returns:
+        Raw mentions (doc_id, segment_id, category, text, start, end, method, confidence,
+        lexicon_concept, lemma), raw claims (doc_id, text, start, end, cue, cue_start, cue_end,
+        source_type, year, named_source, hedged, strength, pattern, notes) with offsets into
+        documents.text, and failures as (doc_id, reason).
+    """
+    cfg = config.extract
+    nlp = extraction_pipeline(
+        config.spacy.model, cfg.model_threshold, cfg.max_title_words, cfg.use_spancat
+    )
+    mention_rows, claim_rows, failures = [], [], []
+
+    def on_error(name, component, batch, exc):  # one bad paragraph must not stop the run
+        for failed in batch:
+            block = failed._.block or {}
+            failures.append((block.get("doc_id", ""), f"{name}: {type(exc).__name__}: {exc}"))
+
+    nlp.set_error_handler(on_error)
+    docs = _block_docs(nlp, documents, segments)
+    for doc in nlp.pipe(docs, batch_size=config.spacy.batch_size, n_process=config.spacy.n_process):
+        block = doc._.block
+        offset = block["offset"]
+        for span in doc.spans["sh_mentions"]:
+            mention_rows.append(
+                {
+                    "doc_id": block["doc_id"],
+                    "segment_id": block["segment_id"],
+                    "category": span.label_,
+                    "text": span.text,
+                    "start": offset + span.start_char,
+                    "end": offset + span.end_char,
+                    "method": span._.method,
+                    "confidence": span._.confidence,
+                    "lexicon_concept": span._.concept,
+                    "lemma": " ".join(t.lemma_.lower() for t in span if not t.is_punct),
+                }
+            )
+        for claim in doc._.claims or []:
+            row = asdict(claim)
+            for key in ("start", "end", "cue_start", "cue_end"):
+                row[key] += offset
+            claim_rows.append({"doc_id": block["doc_id"], "segment_id": block["segment_id"], **row})
+        if progress is not None:
+            progress(1)
+    return pd.DataFrame(mention_rows), pd.DataFrame(claim_rows), failures
