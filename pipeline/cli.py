@@ -170,6 +170,53 @@ def segment(out: OutOpt = None, config: ConfigOpt = None) -> None:
 
 
 @app.command()
+def extract(out: OutOpt = None, config: ConfigOpt = None) -> None:
+    """Extract signs, causes, interventions and cited claims; build the concept table."""
+    cfg = _config(config)
+    out_dir = out or cfg.paths.processed
+    _require_table(out_dir, "segments")
+    with _progress() as progress:
+        stage = runner.stage_extract(out_dir, cfg, progress)
+    _summary([stage], out_dir, stage.counts["failed_paragraphs"])
+    _exit_for(stage.counts["failed_paragraphs"])
+
+
+@app.command()
+def evaluate(
+    gold: Annotated[
+        Path, typer.Option("--gold", "-g", help="Gold annotations (gold/dev.json format).")
+    ],
+    out: OutOpt = None,
+    config: ConfigOpt = None,
+    details: Annotated[bool, typer.Option(help="List unmatched items per article.")] = False,
+) -> None:
+    """Run extraction on the gold articles and print item-level P/R/F1 per category."""
+    from pipeline.evaluate import evaluate_gold, summarise
+
+    cfg = _config(config)
+    if not gold.is_file():
+        raise _fail(f"gold file {gold} does not exist")
+    scores, misses = evaluate_gold(gold, cfg, out)
+    reference = scores["article"].iloc[0]
+    for title, articles in (
+        (f"reference article ({reference})", [reference]),
+        ("all gold articles", None),
+    ):
+        table = Table(title=title)
+        summary = summarise(scores, articles)
+        for col in summary.columns:
+            table.add_column(col, justify="left" if col == "category" else "right")
+        for row in summary.itertuples(index=False):
+            table.add_row(*[str(v) for v in row])
+        Console().print(table)
+    if details:
+        for article, rows in misses.items():
+            typer.echo(f"\n{article}")
+            for category, kind, label in rows:
+                typer.echo(f"  {kind} {category:<13} {label}")
+
+
+@app.command()
 def schemas() -> None:
     """Print the documented table schemas as Markdown (the README's table reference)."""
     from pipeline.schemas import schema_markdown

@@ -89,6 +89,7 @@ class ExtractConfig(_Section):
     model_threshold: float = Field(ge=0, le=1)
     max_title_words: int = Field(ge=1)
     use_spancat: bool
+    context_conflicts: dict[str, list[str]]
 
 
 class ConceptsConfig(_Section):

@@ -2,14 +2,14 @@
 
 spaCy components, registered as versioned factories, each keep their results on the Doc:
 
-- `selfhelp_lexicon.v1`: a SpanRuler over `resources/lexicon.yaml` -> `doc.spans["sh_lexicon"]`;
-- `selfhelp_structure.v1`: the title of a list item under a signs/causes/interventions heading
+- `selfhelp_lexicon_v1`: a SpanRuler over `resources/lexicon.yaml` -> `doc.spans["sh_lexicon"]`;
+- `selfhelp_structure_v1`: the title of a list item under a signs/causes/interventions heading
   -> `doc.spans["sh_structure"]`;
 - `selfhelp_spancat` (optional): the trained span categorizer (`pipeline train`), sourced from
   `resources/spancat/` -> `doc.spans["sh_model"]`;
-- `selfhelp_mentions.v1`: merges the three into `doc.spans["sh_mentions"]`, resolving each
+- `selfhelp_mentions_v1`: merges the three into `doc.spans["sh_mentions"]`, resolving each
   span's category from its context and setting `span._.method`, `._.confidence`, `._.concept`;
-- `selfhelp_claims.v1`: cited claims -> `doc._.claims`.
+- `selfhelp_claims_v1`: cited claims -> `doc._.claims`.
 
 The unit of processing is a paragraph of a cleaned document; its context (section role, item)
 travels on `doc._.block`, set before the pipeline runs.
@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from functools import lru_cache
 from importlib import resources
+from itertools import islice
 from pathlib import Path
 
 import pandas as pd
@@ -29,10 +30,10 @@ import yaml
 from spacy.language import Language
 from spacy.pipeline import SpanRuler
 from spacy.tokens import Doc, Span
-from spacy.util import filter_spans
+from spacy.util import registry
 
 from pipeline.claims import find_claims
-from pipeline.config import Config
+from pipeline.config import Config, ExtractConfig
 
 CATEGORIES = ("sign", "cause", "intervention")
 ROLE_TO_CATEGORY = {"signs": "sign", "causes": "cause", "interventions": "intervention"}
@@ -89,7 +90,7 @@ def lexicon_patterns(entries: tuple[dict, ...]) -> list[dict]:
     return patterns
 
 
-@Language.factory("selfhelp_lexicon.v1", default_config={"lexicon_path": None})
+@Language.factory("selfhelp_lexicon_v1", default_config={"lexicon_path": None})
 def make_lexicon(nlp: Language, name: str, lexicon_path: str | None) -> SpanRuler:
     """A SpanRuler matching the lexicon phrases case-insensitively, longest match first."""
     ruler = SpanRuler(
@@ -97,7 +98,7 @@ def make_lexicon(nlp: Language, name: str, lexicon_path: str | None) -> SpanRule
         name,
         spans_key="sh_lexicon",
         phrase_matcher_attr="LOWER",
-        spans_filter=filter_spans,
+        spans_filter=registry.misc.get("spacy.first_longest_spans_filter.v1")(),
         overwrite=True,
     )
     ruler.add_patterns(lexicon_patterns(load_lexicon(lexicon_path)))
@@ -107,6 +108,16 @@ def make_lexicon(nlp: Language, name: str, lexicon_path: str | None) -> SpanRule
 # ------------------------------------------------------------------ structure
 
 _TITLE_CUT = re.compile(r"\s*(?:[.:;–—(]|\s-\s)")
+
+
+def _has_content(span: Span) -> bool:
+    """A title with a content word; "Instead of:" or "Try:" label an example, not an item."""
+    return any(
+        t.is_alpha and not t.is_stop and len(t) > 2 and t.lower_ not in _LABEL_WORDS for t in span
+    )
+
+
+_LABEL_WORDS = {"try", "example", "examples", "note", "tip", "instead", "bonus", "step", "why"}
 
 
 class StructureTagger:
@@ -128,13 +139,13 @@ class StructureTagger:
                     cut = _TITLE_CUT.search(doc.text, start + 1, end)
                     end = cut.start() if cut else end
                 span = doc.char_span(start, end, label=category, alignment_mode="expand")
-                if span is not None and len(span) <= self.max_title_words:
+                if span is not None and len(span) <= self.max_title_words and _has_content(span):
                     spans.append(span)
         doc.spans["sh_structure"] = spans
         return doc
 
 
-@Language.factory("selfhelp_structure.v1", default_config={"max_title_words": 10})
+@Language.factory("selfhelp_structure_v1", default_config={"max_title_words": 10})
 def make_structure(nlp: Language, name: str, max_title_words: int) -> StructureTagger:
     return StructureTagger(max_title_words)
 
@@ -147,10 +158,16 @@ class MentionMerger:
 
     Structure wins over the lexicon, the lexicon over the model. A lexicon concept inside an
     item title names the title's concept. A lexicon entry that allows several categories takes
-    the one its section or list calls for.
+    the one its section or list calls for. Categories listed in `conflicts` for a section's
+    category are dropped there: a sign word in the body of a causes item describes the cause
+    ("parents' sudden mood swings"), not the reader. The condition
+    an article is about (a concept named in its title) is not its own sign, cause or cure.
     """
 
-    def __init__(self, lexicon_path: str | None, model_threshold: float) -> None:
+    def __init__(
+        self, lexicon_path: str | None, model_threshold: float, conflicts: dict[str, list[str]]
+    ) -> None:
+        self.conflicts = conflicts
         self.categories = {
             e["label"]: [e["category"], *e.get("also", [])] for e in load_lexicon(lexicon_path)
         }
@@ -169,10 +186,13 @@ class MentionMerger:
             mention._.concept = inner[0].id_ if len(inner) == 1 else ""
             mentions.append(mention)
             taken[span.start : span.end] = [True] * (span.end - span.start)
+        topic = set(block.get("topic_concepts", ()))
         for span in lexicon:
-            if any(taken[span.start : span.end]):
-                continue
             allowed = self.categories.get(span.id_, [span.label_])
+            if any(taken[span.start : span.end]) or span.id_ in topic:
+                continue
+            if context and context not in allowed and allowed[0] in self.conflicts.get(context, ()):
+                continue
             label = context if context in allowed else allowed[0]
             mention = Span(doc, span.start, span.end, label=label)
             mention._.method, mention._.concept = "lexicon", span.id_
@@ -186,6 +206,8 @@ class MentionMerger:
             for span, score in ranked:
                 if float(score) < self.model_threshold or any(taken[span.start : span.end]):
                     continue
+                if context and span.label_ != context:
+                    continue
                 mention = Span(doc, span.start, span.end, label=span.label_)
                 mention._.method, mention._.confidence = "model", round(float(score), 3)
                 mentions.append(mention)
@@ -195,18 +217,23 @@ class MentionMerger:
 
 
 @Language.factory(
-    "selfhelp_mentions.v1", default_config={"lexicon_path": None, "model_threshold": 0.5}
+    "selfhelp_mentions_v1",
+    default_config={"lexicon_path": None, "model_threshold": 0.5, "conflicts": {}},
 )
 def make_merger(
-    nlp: Language, name: str, lexicon_path: str | None, model_threshold: float
+    nlp: Language,
+    name: str,
+    lexicon_path: str | None,
+    model_threshold: float,
+    conflicts: dict[str, list[str]],
 ) -> MentionMerger:
-    return MentionMerger(lexicon_path, model_threshold)
+    return MentionMerger(lexicon_path, model_threshold, conflicts)
 
 
 # ------------------------------------------------------------------ claims
 
 
-@Language.factory("selfhelp_claims.v1")
+@Language.factory("selfhelp_claims_v1")
 def make_claims(nlp: Language, name: str) -> Callable[[Doc], Doc]:
     def detect(doc: Doc) -> Doc:
         sentences = (
@@ -224,42 +251,56 @@ def make_claims(nlp: Language, name: str) -> Callable[[Doc], Doc]:
 # ------------------------------------------------------------------ the pipeline
 
 
-@lru_cache(maxsize=2)
-def extraction_pipeline(
-    model: str, model_threshold: float, max_title_words: int, use_spancat: bool = True
-) -> Language:
+_PIPELINES: dict[tuple[str, str], Language] = {}
+
+
+def extraction_pipeline(model: str, cfg: ExtractConfig) -> Language:
     """en_core_web_sm without the parser (sentences from senter) plus our components.
 
     The dependency parser is the slowest component and nothing here needs it; NER (for named
-    sources), the tagger and the lemmatizer stay.
+    sources), the tagger and the lemmatizer stay. Built once per (model, config).
     """
+    key = (model, cfg.model_dump_json())
+    if key in _PIPELINES:
+        return _PIPELINES[key]
     from pipeline.nlp import load_model
 
     nlp = load_model(model, exclude=("parser",))
     if "senter" in nlp.component_names and "senter" not in nlp.pipe_names:
         nlp.enable_pipe("senter")
-    nlp.add_pipe("selfhelp_lexicon.v1", name="selfhelp_lexicon")
+    nlp.add_pipe("selfhelp_lexicon_v1", name="selfhelp_lexicon")
     nlp.add_pipe(
-        "selfhelp_structure.v1",
+        "selfhelp_structure_v1",
         name="selfhelp_structure",
-        config={"max_title_words": max_title_words},
+        config={"max_title_words": cfg.max_title_words},
     )
-    if use_spancat and (SPANCAT_DIR / "meta.json").exists():
+    if cfg.use_spancat and (SPANCAT_DIR / "meta.json").exists():
         import spacy
 
-        trained = spacy.load(SPANCAT_DIR)
-        nlp.add_pipe("spancat", name="selfhelp_spancat", source=trained)
+        nlp.add_pipe("spancat", name="selfhelp_spancat", source=spacy.load(SPANCAT_DIR))
     nlp.add_pipe(
-        "selfhelp_mentions.v1",
+        "selfhelp_mentions_v1",
         name="selfhelp_mentions",
-        config={"model_threshold": model_threshold},
+        config={"model_threshold": cfg.model_threshold, "conflicts": cfg.context_conflicts},
     )
-    nlp.add_pipe("selfhelp_claims.v1", name="selfhelp_claims")
+    nlp.add_pipe("selfhelp_claims_v1", name="selfhelp_claims")
+    _PIPELINES[key] = nlp
     return nlp
+
+
+def _topic_concepts(nlp: Language, documents: pd.DataFrame) -> dict[str, list[str]]:
+    """Lexicon concepts named in each document's title: the condition it is about."""
+    ruler = nlp.get_pipe("selfhelp_lexicon")
+    topics = {}
+    for doc_id, title in zip(documents["doc_id"], documents["title"]):
+        title_doc = ruler(nlp.make_doc(title or ""))  # keep the Doc alive while reading spans
+        topics[doc_id] = sorted({span.id_ for span in title_doc.spans["sh_lexicon"]})
+    return topics
 
 
 def _block_docs(nlp: Language, documents: pd.DataFrame, segments: pd.DataFrame) -> Iterator[Doc]:
     """One Doc per paragraph, with its context on `doc._.block`."""
+    topics = _topic_concepts(nlp, documents)
     items = segments[segments["kind"] == "item"].set_index("segment_id")
     paragraphs = segments[segments["kind"] == "paragraph"]
     usable = set(documents["doc_id"])
@@ -275,8 +316,37 @@ def _block_docs(nlp: Language, documents: pd.DataFrame, segments: pd.DataFrame) 
             "role": par.section_role,
             "item_title": par.item_title,
             "item_head": bool(item_head),
+            "topic_concepts": topics.get(par.doc_id, []),
         }
         yield doc
+
+
+def _safe_pipe(
+    nlp: Language, docs: Iterator[Doc], config: Config, failures: list[tuple[str, str]]
+) -> Iterator[Doc]:
+    """`nlp.pipe` in chunks; a chunk that raises is redone doc by doc, and the docs that still
+    fail are reported in `failures` as (doc_id, reason) instead of stopping the run."""
+    chunk_size = config.spacy.batch_size * max(8, 32 * (config.spacy.n_process - 1))
+    while True:
+        chunk = list(islice(docs, chunk_size))
+        if not chunk:
+            return
+        try:
+            yield from list(
+                nlp.pipe(
+                    chunk, batch_size=config.spacy.batch_size, n_process=config.spacy.n_process
+                )
+            )
+        except Exception:  # find the bad doc(s); anything a component raises counts
+            for doc in chunk:
+                fresh = nlp.make_doc(doc.text)
+                fresh._.block = doc._.block
+                try:
+                    yield nlp(fresh)
+                except Exception as exc:
+                    failures.append(
+                        ((doc._.block or {}).get("doc_id", ""), f"{type(exc).__name__}: {exc}")
+                    )
 
 
 def extract_documents(
@@ -300,19 +370,10 @@ def extract_documents(
         documents.text, and failures as (doc_id, reason).
     """
     cfg = config.extract
-    nlp = extraction_pipeline(
-        config.spacy.model, cfg.model_threshold, cfg.max_title_words, cfg.use_spancat
-    )
+    nlp = extraction_pipeline(config.spacy.model, cfg)
     mention_rows, claim_rows, failures = [], [], []
-
-    def on_error(name, component, batch, exc):  # one bad paragraph must not stop the run
-        for failed in batch:
-            block = failed._.block or {}
-            failures.append((block.get("doc_id", ""), f"{name}: {type(exc).__name__}: {exc}"))
-
-    nlp.set_error_handler(on_error)
-    docs = _block_docs(nlp, documents, segments)
-    for doc in nlp.pipe(docs, batch_size=config.spacy.batch_size, n_process=config.spacy.n_process):
+    docs = _safe_pipe(nlp, _block_docs(nlp, documents, segments), config, failures)
+    for doc in docs:
         block = doc._.block
         offset = block["offset"]
         for span in doc.spans["sh_mentions"]:

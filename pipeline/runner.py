@@ -18,9 +18,12 @@ from pathlib import Path
 import pandas as pd
 
 from pipeline.clean import clean_documents
+from pipeline.concepts import assign_concepts, concept_table
 from pipeline.config import Config
+from pipeline.extract import extract_documents
 from pipeline.ingest import Rejection, find_inputs, load_documents
 from pipeline.io import empty_frame, read_table, sha256_bytes, write_json_atomic, write_table
+from pipeline.schemas import TABLES
 from pipeline.screen import screen_documents, usable_documents
 from pipeline.segment import segment_documents
 
@@ -150,6 +153,85 @@ def stage_segment(out_dir: Path, config: Config, progress: Progress = _no_progre
     return results[0]
 
 
+def finish_extraction(
+    raw_mentions: pd.DataFrame, raw_claims: pd.DataFrame, config: Config
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Give raw mentions their concepts and IDs, link claims to concepts, build `concepts`."""
+    if raw_mentions.empty:
+        mentions = empty_frame("mentions")
+    else:
+        mentions = assign_concepts(raw_mentions, config)
+        mentions["mention_id"] = [
+            f"{d}:men:{s}-{e}:{c}"
+            for d, s, e, c in zip(
+                mentions["doc_id"], mentions["start"], mentions["end"], mentions["category"]
+            )
+        ]
+        mentions = mentions.sort_values(["doc_id", "start", "end"], ignore_index=True)
+        mentions = mentions.drop(columns=["lemma", "lexicon_concept"])
+        claim_spans = (
+            {d: list(zip(g["start"], g["end"])) for d, g in raw_claims.groupby("doc_id")}
+            if len(raw_claims)
+            else {}
+        )
+        mentions["in_claim"] = [
+            any(cs <= s and e <= ce for cs, ce in claim_spans.get(d, []))
+            for d, s, e in zip(mentions["doc_id"], mentions["start"], mentions["end"])
+        ]
+    if raw_claims.empty:
+        claims = empty_frame("claims")
+    else:
+        claims = raw_claims.copy()
+        claims["claim_id"] = [
+            f"{d}:clm:{s}-{e}" for d, s, e in zip(claims["doc_id"], claims["start"], claims["end"])
+        ]
+        by_doc = {d: g for d, g in mentions.groupby("doc_id")}
+        claims["concept_ids"] = [
+            sorted(set(g[(g["start"] >= s) & (g["end"] <= e)]["concept_id"]))
+            if (g := by_doc.get(d)) is not None
+            else []
+            for d, s, e in zip(claims["doc_id"], claims["start"], claims["end"])
+        ]
+        claims["year"] = claims["year"].astype("Int64")
+        claims = claims.sort_values(["doc_id", "start"], ignore_index=True)
+        claims = claims[[c.name for c in TABLES["claims"].columns]]
+    concepts = concept_table(mentions) if len(mentions) else empty_frame("concepts")
+    return mentions, claims, concepts
+
+
+def stage_extract(out_dir: Path, config: Config, progress: Progress = _no_progress) -> StageResult:
+    """Extract mentions and claims; write `mentions`, `claims` and `concepts`."""
+    results: list[StageResult] = []
+    with _timed(results, "extract") as stage:
+        documents = usable_documents(read_table(out_dir, "documents"))
+        segments = read_table(out_dir, "segments")
+        n_paragraphs = int((segments["kind"] == "paragraph").sum())
+        advance = progress("extract", n_paragraphs)
+        raw_mentions, raw_claims, failures = extract_documents(
+            documents, segments, config, progress=advance
+        )
+        mentions, claims, concepts = finish_extraction(raw_mentions, raw_claims, config)
+        write_table(mentions, out_dir, "mentions")
+        write_table(claims, out_dir, "claims")
+        write_table(concepts, out_dir, "concepts")
+        sources = dict(zip(documents["doc_id"], documents["source"]))
+        write_rejected(
+            out_dir,
+            "extract",
+            [
+                Rejection(sources.get(doc_id, doc_id), "extract", reason, doc_id)
+                for doc_id, reason in failures
+            ],
+        )
+        stage.counts = {
+            "mentions": len(mentions),
+            "claims": len(claims),
+            "concepts": len(concepts),
+            "failed_paragraphs": len(failures),
+        }
+    return results[0]
+
+
 def run_pipeline(
     inputs: list[Path],
     out_dir: Path,
@@ -164,6 +246,7 @@ def run_pipeline(
     stages = [
         stage_load(inputs, out_dir, config, progress),
         stage_segment(out_dir, config, progress),
+        stage_extract(out_dir, config, progress),
     ]
     rejected = len(read_table(out_dir, "rejected"))
     write_manifest(out_dir, config, inputs, stages, started, config_path)

@@ -106,6 +106,80 @@ TABLES: dict[str, Table] = {
             ),
         ),
         Table(
+            "mentions",
+            "Signs, causes and interventions named in the articles (spans of documents.text).",
+            (
+                Column("doc_id", _STR, "document"),
+                Column("mention_id", _STR, "stable ID: doc_id, offsets and category"),
+                Column("category", _STR, "sign, cause or intervention"),
+                Column("text", _STR, "documents.text[start:end]"),
+                Column("start", _INT, "start offset in documents.text"),
+                Column("end", _INT, "end offset in documents.text (exclusive)"),
+                Column("concept", _STR, "normalised concept label"),
+                Column("concept_id", _STR, "concept (see `concepts`)"),
+                Column("segment_id", _STR, "paragraph segment holding the mention"),
+                Column("method", _STR, "structure, lexicon or model"),
+                Column("confidence", _FLOAT, "0-1; structure 0.9, lexicon 0.7-0.8, model = score"),
+                Column(
+                    "in_claim",
+                    _BOOL,
+                    "inside a cited claim: the research's words, not the article's own assertion",
+                ),
+            ),
+        ),
+        Table(
+            "claims",
+            "Statements the articles attribute to research, experts or organisations.",
+            (
+                Column("doc_id", _STR, "document"),
+                Column("claim_id", _STR, "stable ID: doc_id and offsets"),
+                Column("text", _STR, "the claim span, documents.text[start:end]"),
+                Column("start", _INT, "start offset in documents.text"),
+                Column("end", _INT, "end offset in documents.text (exclusive)"),
+                Column("cue", _STR, "the attribution cue, documents.text[cue_start:cue_end]"),
+                Column("cue_start", _INT, "start offset of the cue"),
+                Column("cue_end", _INT, "end offset of the cue"),
+                Column(
+                    "source_type",
+                    _STR,
+                    "study, researchers, expert, organization, publication or other",
+                ),
+                Column("year", _INT, "year named in the cue, if any (null otherwise)"),
+                Column("named_source", _STR, "journal, institution, organisation or person named"),
+                Column("hedged", _BOOL, "the claim is hedged (may, might, suggests, ...)"),
+                Column(
+                    "strength",
+                    _STR,
+                    "direct causal, conditional causal, correlational or "
+                    "no relationship (Yu et al. 2019)",
+                ),
+                Column("concept_ids", pa.list_(_STR), "concepts of the mentions inside the claim"),
+                Column("segment_id", _STR, "paragraph segment holding the claim"),
+                Column(
+                    "pattern",
+                    _STR,
+                    "cue pattern that found it: post_quote, according_to, pre or footnote",
+                ),
+                Column("notes", pa.list_(_STR), "observations, e.g. 'opening quote missing'"),
+            ),
+        ),
+        Table(
+            "concepts",
+            "Concepts: mention wordings normalised across articles, with how often they recur.",
+            (
+                Column("concept_id", _STR, "stable ID: category and slug of the label"),
+                Column("category", _STR, "sign, cause or intervention"),
+                Column(
+                    "label", _STR, "canonical label (the lexicon's, or the most frequent wording)"
+                ),
+                Column("n_docs", _INT, "number of documents naming it"),
+                Column("n_mentions", _INT, "number of mentions"),
+                Column(
+                    "variants", pa.list_(_STR), "distinct wordings, most frequent first (max 20)"
+                ),
+            ),
+        ),
+        Table(
             "rejected",
             "Inputs or documents a stage could not use, and why; the run goes on without them.",
             (
