@@ -30,7 +30,8 @@ def run_dir(tmp_path_factory) -> tuple[Path, Path, object]:
 def test_run_writes_tables_and_exits_partial(run_dir):
     _, out, result = run_dir
     assert result.exit_code == EXIT_PARTIAL, result.output
-    for name in ("documents", "segments", "rejected", "boilerplate"):
+    for name in ("documents", "segments", "rejected", "boilerplate", "mentions", "claims",
+                 "concepts"):
         assert (out / f"{name}.parquet").exists()
     docs = read_table(out, "documents")
     assert len(docs) == 2
@@ -51,14 +52,15 @@ def test_manifest_records_config_versions_and_input_hashes(run_dir):
         "inputs/empty.txt",
         "inputs/image.txt",
     }
-    assert [s["name"] for s in manifest["stages"]] == ["load", "segment"]
+    assert [s["name"] for s in manifest["stages"]] == ["load", "segment", "extract"]
 
 
 def test_rerun_gives_identical_tables(run_dir, tmp_path):
     inputs, out, _ = run_dir
     again = tmp_path / "again"
     runner.invoke(app, ["run", "--input", str(inputs), "--out", str(again)])
-    for name in ("documents", "segments", "rejected", "boilerplate"):
+    for name in ("documents", "segments", "rejected", "boilerplate", "mentions", "claims",
+                 "concepts"):
         pd.testing.assert_frame_equal(read_table(out, name), read_table(again, name))
 
 
