@@ -73,9 +73,10 @@ def _patterns() -> dict[str, re.Pattern]:
         r"(?:(?:a|an|the|one|another|this|that|these|new|recent|several|many|some|numerous|"
         r"multiple|large|small|landmark|her|his|their|our|\d{4}|\d+-year)\s+)*"
     )
-    # A research subject: "a 2019 study", "researchers at Stanford", "a study published in JAMA".
+    # A research subject: "a 2019 study", "researchers at Stanford", "a study published in JAMA";
+    # case-insensitive, since it often opens the sentence.
     subject = (
-        rf"{det}(?:{study}|{people})"
+        rf"(?i:{det}(?:{study}|{people}))"
         r"(?:\s+(?:published|conducted|led|presented|funded|reported)?\s*(?:in|at|from|by|of|on)"
         r"\s+[^,.;:“”\"]{1,80}?)?"
     )
@@ -104,26 +105,35 @@ def _patterns() -> dict[str, re.Pattern]:
     }
 
 
+_HEAD_END = re.compile(
+    r"\s+(?:published|conducted|led|presented|funded|reported|in|at|from|by|of|"
+    r"on|for|who|which|that)\s+",
+    re.I,
+)
+
+
 def _source_type(source: str, pattern: str, person_names: list[str]) -> str:
+    """The type of a source, decided by its head ("a study published in JAMA" is a study)."""
     lex = cue_lexicon()
-    lowered = source.lower()
     if pattern == "footnote":
         return "other"
-    if re.search(r"\b(dr|prof|professor)\b\.?", lowered) or any(
+    if re.search(r"\b(dr|prof|professor)\b\.?", source.lower()) or any(
         name and name in source for name in person_names
     ):
         return "expert"
-    words = set(re.findall(r"[a-z][a-z-]*", lowered))
-    if words & set(lex["organization_words"]) or re.search(r"\b[A-Z]{2,6}\b", source):
-        return "organization"
-    if words & set(lex["publication_words"]):
-        return "publication"
-    if words & set(lex["study_nouns"]):
-        return "study"
-    if words & set(lex["researcher_nouns"]):
-        return "researchers"
-    if words & set(lex["expert_nouns"]):
-        return "expert"
+    head = _HEAD_END.split(source, maxsplit=1)[0]
+    for part in (head, source):
+        words = set(re.findall(r"[a-z][a-z-]*", part.lower()))
+        if words & set(lex["study_nouns"]):
+            return "study"
+        if words & set(lex["researcher_nouns"]):
+            return "researchers"
+        if words & set(lex["expert_nouns"]):
+            return "expert"
+        if words & set(lex["publication_words"]):
+            return "publication"
+        if words & set(lex["organization_words"]) or re.search(r"\b[A-Z]{2,6}\b", part):
+            return "organization"
     if source[:1].isupper():
         return "expert" if len(source.split()) <= 3 else "organization"
     return "other"
@@ -193,15 +203,39 @@ def _trim(text: str, start: int, end: int) -> tuple[int, int]:
     return start, end
 
 
+_PAIRS = {"“": "”", "‘": "’", '"': '"'}
+# An appositive after a named source: ", Ph.D., a pioneering researcher, …".
+_APPOSITIVE = re.compile(
+    r",\s*(?:Ph\.?\s?D\.?|M\.?\s?D\.?|Dr\.|a |an |the |who |which |"
+    r"director|professor|author|founder|chief|head)"
+)
+
+
+def _closing_quote(text: str, start: int, opening: str) -> int:
+    """Position of the mark closing a quotation opened by `opening`, or -1.
+
+    A ’ between two letters is an apostrophe ("It’s"), not a closing mark.
+    """
+    closing = _PAIRS[opening]
+    pos = text.find(closing, start)
+    while (
+        pos > 0
+        and closing == "’"
+        and pos + 1 < len(text)
+        and text[pos - 1].isalpha()
+        and text[pos + 1].isalpha()
+    ):
+        pos = text.find(closing, pos + 1)
+    return pos
+
+
 def _quote_after(text: str, pos: int, limit: int = 3) -> tuple[int, int] | None:
     """A quotation starting within `limit` characters of `pos`: (start, end) inside the marks."""
     window = text[pos : pos + limit + 1]
     for i, ch in enumerate(window):
-        if ch in _OPEN_QUOTES:
+        if ch in _PAIRS:
             start = pos + i + 1
-            close = min(
-                (text.find(q, start) for q in _CLOSE_QUOTES if text.find(q, start) > 0), default=-1
-            )
+            close = _closing_quote(text, start, ch)
             return (start, close) if close > 0 else (start, len(text))
     return None
 
@@ -223,12 +257,14 @@ def find_claims(
     pats = _patterns()
     found: list[Claim] = []
 
-    def add(start, end, cue_start, cue_end, source, pattern, notes=()):
+    def add(start, end, cue_start, cue_end, source, pattern, notes=(), same_cue=False):
         start, end = _trim(text, start, end)
         if len(text[start:end].split()) < _MIN_CLAIM_WORDS:
             return
         if any(c.start < end and start < c.end for c in found):
             return
+        if not same_cue and any(c.cue_start < cue_end and cue_start < c.cue_end for c in found):
+            return  # one cue attributes one claim, except a quotation continued after it
         stype = _source_type(source, pattern, person_names)
         claim_text = text[start:end]
         strength, hedged = claim_strength(claim_text)
@@ -266,17 +302,31 @@ def find_claims(
         # A quotation right after the attribution continues the same speaker.
         follow = _quote_after(text, m.end(), limit=2)
         if follow:
-            add(follow[0], follow[1], m.start("cue"), m.end("cue"), source, "post_quote")
+            add(
+                follow[0],
+                follow[1],
+                m.start("cue"),
+                m.end("cue"),
+                source,
+                "post_quote",
+                same_cue=True,
+            )
     # 2. "according to X" anywhere.
     for m in pats["according_to"].finditer(text):
         s_start, s_end = _sentence_at(m.start(), sentences, text)
-        after = text[m.end() : s_end]
+        cue_end = m.end()
+        if _APPOSITIVE.match(text, cue_end):  # "According to Jane Doe, Ph.D., a …, <claim>"
+            commas = [c.end() for c in re.finditer(r",\s+", text[cue_end:s_end])]
+            clause = [c for c in commas if len(text[cue_end + c : s_end].split()) >= 4]
+            if clause:
+                cue_end += clause[-1]
+        after = text[cue_end:s_end]
         if after.strip(' ,”"') and not after.strip().startswith("."):
-            quote = _quote_after(text, m.end() + (len(after) - len(after.lstrip(" ,:"))))
+            quote = _quote_after(text, cue_end + (len(after) - len(after.lstrip(" ,:"))))
             if quote:
-                add(quote[0], quote[1], m.start(), m.end(), m.group("src"), "according_to")
+                add(quote[0], quote[1], m.start(), cue_end, m.group("src"), "according_to")
             else:
-                add(m.end(), s_end, m.start(), m.end(), m.group("src"), "according_to")
+                add(cue_end, s_end, m.start(), cue_end, m.group("src"), "according_to")
         else:  # the cue closes the sentence: the claim is what came before it
             add(s_start, m.start(), m.start(), m.end(), m.group("src"), "according_to")
     # 3. A research or named subject with a reporting verb, then the claim.

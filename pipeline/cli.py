@@ -217,6 +217,33 @@ def evaluate(
 
 
 @app.command()
+def train(
+    input: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--input", "-i", help="Corpus to label with the rules; repeatable [default: paths.raw]."
+        ),
+    ] = None,
+    config: ConfigOpt = None,
+    seed: Annotated[int, typer.Option(help="Random seed (sampling and training).")] = 0,
+    max_steps: Annotated[int, typer.Option(help="Training steps.")] = 1000,
+) -> None:
+    """Train the statistical mention component on silver labels from the rules.
+
+    Installs it in pipeline/resources/spancat/ and prints its held-out precision, recall, F1.
+    """
+    from pipeline.train import train_spancat
+
+    cfg = _config(config)
+    inputs = list(input) if input else [cfg.paths.raw]
+    missing = [str(p) for p in inputs if not p.exists()]
+    if missing:
+        raise _fail(f"input path does not exist: {', '.join(missing)}")
+    record = train_spancat(inputs, cfg, seed=seed, max_steps=max_steps)
+    console.print_json(data={k: v for k, v in record.items() if k != "per_label"})
+
+
+@app.command()
 def schemas() -> None:
     """Print the documented table schemas as Markdown (the README's table reference)."""
     from pipeline.schemas import schema_markdown

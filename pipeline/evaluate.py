@@ -8,7 +8,8 @@ on the words of the claim text.
 
 "Overlap enough" is a Dice coefficient of at least 0.5 over content words (lower-cased, stop
 words and numbers dropped, a light suffix stemmer), so "fear of rejection" meets "5. Fear of
-rejection" and "lack of trust" does not meet "trust".
+rejection" and "deep breathing exercises" meets "deep breathing". Two-word labels sharing one
+word sit exactly on the threshold ("fear of failure" meets "fear of success").
 """
 
 from __future__ import annotations
@@ -30,9 +31,16 @@ MATCH_THRESHOLD = 0.5
 
 
 def _stem(word: str) -> str:
-    for suffix, keep in (("ies", "y"), ("ing", ""), ("ed", ""), ("es", ""), ("s", "")):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            return word[: len(word) - len(suffix)] + keep
+    """A light stemmer: plural first, then -ing/-ed ("exercises" and "exercise" meet)."""
+    if word.endswith("ies") and len(word) > 4:
+        word = word[:-3] + "y"
+    elif word.endswith(("sses", "xes", "zes", "ches", "shes")) and len(word) > 4:
+        word = word[:-2]
+    elif word.endswith("s") and not word.endswith(("ss", "us", "is")) and len(word) > 3:
+        word = word[:-1]
+    for suffix in ("ing", "ed"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 4:
+            return word[: -len(suffix)]
     return word
 
 

@@ -30,8 +30,15 @@ def run_dir(tmp_path_factory) -> tuple[Path, Path, object]:
 def test_run_writes_tables_and_exits_partial(run_dir):
     _, out, result = run_dir
     assert result.exit_code == EXIT_PARTIAL, result.output
-    for name in ("documents", "segments", "rejected", "boilerplate", "mentions", "claims",
-                 "concepts"):
+    for name in (
+        "documents",
+        "segments",
+        "rejected",
+        "boilerplate",
+        "mentions",
+        "claims",
+        "concepts",
+    ):
         assert (out / f"{name}.parquet").exists()
     docs = read_table(out, "documents")
     assert len(docs) == 2
@@ -59,8 +66,15 @@ def test_rerun_gives_identical_tables(run_dir, tmp_path):
     inputs, out, _ = run_dir
     again = tmp_path / "again"
     runner.invoke(app, ["run", "--input", str(inputs), "--out", str(again)])
-    for name in ("documents", "segments", "rejected", "boilerplate", "mentions", "claims",
-                 "concepts"):
+    for name in (
+        "documents",
+        "segments",
+        "rejected",
+        "boilerplate",
+        "mentions",
+        "claims",
+        "concepts",
+    ):
         pd.testing.assert_frame_equal(read_table(out, name), read_table(again, name))
 
 

@@ -1,0 +1,314 @@
+"""Cited claims: every cue style of the gold file, strength and hedging, and real FakeHealth
+citations, through the real spaCy component (sentences and PERSON entities included)."""
+
+import gzip
+import json
+
+import pytest
+
+from pipeline.claims import claim_strength, find_claims
+from pipeline.evaluate import MATCH_THRESHOLD, dice
+from pipeline.extract import extraction_pipeline
+from tests.conftest import REFERENCE, shared_path
+
+_QUOTES = '“”"‘’'
+
+
+@pytest.fixture(scope="module")
+def nlp(config):
+    return extraction_pipeline(config.spacy.model, config.extract)
+
+
+def _article(article_id: str, reference_raw: str) -> str:
+    if article_id == REFERENCE:
+        return reference_raw
+    return shared_path("articles", f"{article_id}.txt").read_text(encoding="utf-8")
+
+
+def _paragraph(text: str, needle: str) -> str:
+    """The one line of an article text dump that holds `needle`."""
+    lines = [line.strip() for line in text.splitlines() if needle in line]
+    assert len(lines) == 1, needle
+    return lines[0]
+
+
+def _claims(nlp, paragraph: str):
+    return nlp(paragraph)._.claims
+
+
+# (article, gold cue, first words of the gold claim text): one row per gold claim the cue
+# patterns are built to find.
+GOLD_CLAIMS = [
+    pytest.param(
+        REFERENCE, "explains a 2019 study", "Attachment trauma makes", id="post-quote-year"
+    ),
+    pytest.param(REFERENCE, "add researchers", "Attachment trauma forces", id="add-researchers"),
+    pytest.param(REFERENCE, "according to researchers", "it mostly occurs", id="according-mid"),
+    pytest.param(REFERENCE, "explain researchers", "Children exposed", id="explain-researchers"),
+    pytest.param(REFERENCE, "according to a study", "Child abuse", id="quote-according-to"),
+    pytest.param(REFERENCE, "Studies have found that", "Poor parental", id="studies-found-quote"),
+    pytest.param("health-com-anxiety-insomnia-sleep", "¹", "Sleep problems", id="footnote-1"),
+    pytest.param("health-com-anxiety-insomnia-sleep", "²", "Sleeping at night", id="footnote-2"),
+    pytest.param("health-com-anxiety-insomnia-sleep", "³", "When your internal", id="footnote-3"),
+    pytest.param("health-com-anxiety-insomnia-sleep", "⁵,⁶", "Insomnia is", id="footnote-5-6"),
+    pytest.param("health-com-anxiety-insomnia-sleep", "⁶", "Typical symptoms", id="footnote-6"),
+    pytest.param(
+        "health-com-anxiety-insomnia-sleep", "according to the CDC", "About a third", id="cdc"
+    ),
+    pytest.param(
+        "eddinscounseling-complex-ptsd",
+        "the National Center for PTSD reports",
+        "around 5.2 million",
+        id="organisation-reports",
+    ),
+    pytest.param(
+        "holisticly-coping-with-depression",
+        "The World Health Organization (WHO) estimates1 that",
+        "nearly 280 million",
+        id="who-estimates",
+    ),
+    pytest.param("nobu-overcome-codependency", "Research has shown", "codependency", id="research"),
+    pytest.param(
+        "medicinecontact-understanding-loneliness", "Research shows", "chronic", id="research-shows"
+    ),
+    pytest.param("shine-self-compassion-inner-critic", "Neff tells Shine", "A lot", id="expert"),
+    pytest.param(
+        "shine-self-compassion-inner-critic", "Neff tells Shine", "The problem", id="continuation"
+    ),
+    pytest.param("shine-self-compassion-inner-critic", "Neff warns", "it actually", id="warns"),
+    pytest.param(
+        "shine-self-compassion-inner-critic",
+        "Neff is quick to point out that",
+        "self-compassion does",
+        id="quick-to-point-out",
+    ),
+    pytest.param(
+        "shine-self-compassion-inner-critic",
+        "her research shows",
+        "self-compassion will",
+        id="her-research",
+    ),
+]
+
+
+@pytest.mark.parametrize("article_id, cue, text_start", GOLD_CLAIMS)
+def test_gold_claim_is_found_with_its_source_type_and_year(
+    nlp, gold, reference_raw, article_id, cue, text_start
+):
+    article = next(a for a in gold if a["id"] == article_id)
+    expected = next(
+        c for c in article["claims"] if c["cue"] == cue and c["text"].startswith(text_start)
+    )
+    paragraph = _paragraph(_article(article_id, reference_raw), cue)
+    found = _claims(nlp, paragraph)
+    claim = max(found, key=lambda c: dice(c.text, expected["text"]), default=None)
+    assert claim is not None, paragraph
+    assert dice(claim.text, expected["text"]) >= MATCH_THRESHOLD
+    assert claim.text[:30] == expected["text"][:30]
+    # The gold cue may carry a leading article ("the National Center ...") the pattern leaves out.
+    assert cue.removeprefix("the ") in claim.cue
+    assert claim.source_type == expected["source_type"]
+    assert claim.year == expected["year"]
+    # Offsets are consistent, and the claim holds neither its cue nor its outer quote marks.
+    assert paragraph[claim.start : claim.end] == claim.text
+    assert paragraph[claim.cue_start : claim.cue_end] == claim.cue
+    assert claim.end <= claim.cue_start or claim.cue_end <= claim.start
+    assert claim.text[0] not in _QUOTES and claim.text[-1] not in _QUOTES
+
+
+def test_missing_opening_quote_is_noted_and_the_claim_starts_the_paragraph(nlp, reference_raw):
+    paragraph = _paragraph(reference_raw, "explains a 2019 study")
+    (claim,) = _claims(nlp, paragraph)
+    assert claim.notes == ["opening quote missing"]
+    assert claim.start == 0
+    assert (claim.source_type, claim.year, claim.pattern) == ("study", 2019, "post_quote")
+    quoted = _paragraph(reference_raw, "according to a study")
+    assert [c.notes for c in _claims(nlp, quoted)] == [[]]
+
+
+def test_according_to_in_mid_sentence_attributes_the_rest_of_the_sentence(nlp, reference_raw):
+    paragraph = _paragraph(reference_raw, "according to researchers")
+    (claim,) = _claims(nlp, paragraph)
+    assert claim.pattern == "according_to"
+    assert claim.text.startswith("it mostly occurs in specific relationships")
+    assert "Also known as early relational trauma" not in claim.text
+
+
+def test_named_expert_and_the_quotation_that_continues_after_the_cue(nlp):
+    text = shared_path("articles", "shine-self-compassion-inner-critic.txt").read_text("utf-8")
+    first, second = _claims(nlp, _paragraph(text, "Neff tells Shine"))
+    assert (
+        first.text
+        == "A lot of people actually get fairly far in life with this harsh inner critic,"
+    )
+    assert second.text.startswith("The problem is, it has a lot of adverse consequences.")
+    for claim in (first, second):
+        assert (claim.cue, claim.source_type) == ("Neff tells Shine", "expert")
+        assert claim.named_source.endswith("Neff")  # gold: "Kristin Neff", named earlier on
+
+
+def test_continuation_quotation_runs_to_its_closing_quote_not_to_an_apostrophe(nlp):
+    text = shared_path("articles", "shine-self-compassion-inner-critic.txt").read_text("utf-8")
+    _, second = _claims(nlp, _paragraph(text, "Neff tells Shine"))
+    assert second.text.endswith("you withdraw into yourself.")
+
+
+def test_according_to_a_person_skips_the_appositive_that_describes_them(nlp):
+    text = shared_path("articles", "shine-self-compassion-inner-critic.txt").read_text("utf-8")
+    (claim,) = _claims(nlp, _paragraph(text, "According to Kristin Neff"))
+    assert claim.text.startswith("self-criticism can work as a motivator")
+
+
+def test_study_published_in_a_journal_names_the_journal(nlp):
+    text = (
+        "A study published in JAMA found that people who slept less than six hours a night were "
+        "more likely to report anxiety."
+    )
+    (claim,) = _claims(nlp, text)
+    assert claim.named_source == "JAMA"
+    assert "study published in JAMA found" in claim.cue
+    assert claim.text == (
+        "people who slept less than six hours a night were more likely to report anxiety."
+    )
+    assert claim.strength == "correlational"
+
+
+def test_study_published_in_jama_is_a_study_naming_the_journal(nlp):
+    text = "A study published in JAMA found that short sleep was linked to anxiety in adults."
+    (claim,) = _claims(nlp, text)
+    assert claim.source_type == "study"  # the head noun decides; the journal is the named source
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Practice deep breathing every day.",
+        "Try journaling before bed.",
+        "Practice deep breathing every day. It calms the nervous system and helps you sleep.",
+    ],
+)
+def test_generic_advice_without_attribution_is_not_a_claim(nlp, text):
+    assert _claims(nlp, text) == []
+    assert find_claims(text, [(0, len(text))]) == []
+
+
+def test_tips_from_the_reference_article_are_not_claims(nlp, reference_raw):
+    for needle in ("A mental health professional will guide you", "The role of a therapist"):
+        assert _claims(nlp, _paragraph(reference_raw, needle)) == []
+
+
+@pytest.mark.parametrize(
+    "text, strength",
+    [
+        (
+            "Poor parental mental health has been associated with negative consequences.",
+            "correlational",
+        ),
+        ("Child abuse and neglect are predictive of disorganized attachment.", "correlational"),
+        (
+            "Children exposed to maltreatment are less likely to be securely attached.",
+            "correlational",
+        ),
+        ("Loneliness may lead to poorer sleep in older adults.", "conditional causal"),
+        ("Chronic stress causes headaches and poor sleep in adults.", "direct causal"),
+        ("Chronic stress was not associated with headaches in the trial.", "no relationship"),
+        ("Insomnia is the most common sleep disorder.", "no relationship"),
+    ],
+)
+def test_claim_strength(text, strength):
+    assert claim_strength(text)[0] == strength
+
+
+@pytest.mark.parametrize(
+    "text, hedged",
+    [
+        ("Loneliness may lead to poorer sleep in older adults.", True),
+        ("The results suggest that exercise improves mood.", True),
+        ("Chronic stress causes headaches and poor sleep in adults.", False),
+        ("Poor parental mental health has been associated with negative consequences.", False),
+    ],
+)
+def test_hedges_are_detected(text, hedged):
+    assert claim_strength(text)[1] is hedged
+
+
+def test_comparative_likelihood_is_not_a_hedge():
+    assert claim_strength(
+        "Vegetarians were 22% less likely to be diagnosed with colon cancer."
+    ) == (
+        "correlational",
+        False,
+    )
+
+
+# ------------------------------------------------------------------ FakeHealth news stories
+
+
+@pytest.fixture(scope="module")
+def fakehealth() -> dict[str, str]:
+    path = shared_path("fakehealth", "health_story.jsonl.gz")
+    with gzip.open(path, "rt", encoding="utf-8") as lines:
+        return {record["id"]: record["text"] for record in map(json.loads, lines)}
+
+
+# (story id, cue, source type, named source, first words of the claim)
+FAKEHEALTH = [
+    (
+        "story_reviews_00118",
+        "study published in the New England Journal of Medicine found that",
+        "study",
+        "New England Journal of Medicine",
+        "68 percent of patients experienced less sleep apnea",
+    ),
+    (
+        "story_reviews_00223",
+        "a small study published in the journal Gastroenterology suggests that",
+        "study",
+        "Gastroenterology",
+        "taking a probiotic supplement may provide relief",
+    ),
+    (
+        "story_reviews_00661",
+        "researchers from Loma Linda University found that",
+        "researchers",
+        "Loma Linda University",
+        "vegetarians were 22% less likely than meat-eaters",
+    ),
+    (
+        "story_reviews_00921",
+        "study published in this month's issue of the Archives of Neurology found that",
+        "study",
+        "",
+        "the diet might protect against blood-vessel damage",
+    ),
+    (
+        "story_reviews_01649",
+        "researchers from Humboldt University in Berlin said",
+        "researchers",
+        "Humboldt University",
+        "For ruling out coronary artery disease, CT is more accurate than MRI,",
+    ),
+]
+
+
+@pytest.mark.parametrize("story, cue, source_type, named, claim_start", FAKEHEALTH)
+def test_fakehealth_citations_are_found(
+    nlp, fakehealth, story, cue, source_type, named, claim_start
+):
+    paragraph = _paragraph(fakehealth[story], cue)
+    claim = next(c for c in _claims(nlp, paragraph) if c.text.startswith(claim_start))
+    assert cue in claim.cue
+    assert (claim.source_type, claim.named_source) == (source_type, named)
+    assert paragraph[claim.start : claim.end] == claim.text
+
+
+def test_sentence_initial_researchers_from_an_institution(nlp, fakehealth):
+    paragraph = _paragraph(fakehealth["story_reviews_00168"], "Researchers from The University")
+    (claim,) = _claims(nlp, paragraph)
+    assert claim.cue.startswith("Researchers from The University of Tasmania")
+    assert claim.text.startswith("breaking up with your diet for two weeks")
+
+
+def test_a_cue_attributes_one_claim(nlp, fakehealth):
+    paragraph = _paragraph(fakehealth["story_reviews_01649"], "researchers from Humboldt")
+    assert len(_claims(nlp, paragraph)) == 1
