@@ -182,6 +182,17 @@ def extract(out: OutOpt = None, config: ConfigOpt = None) -> None:
 
 
 @app.command()
+def topics(out: OutOpt = None, config: ConfigOpt = None) -> None:
+    """Fit BERTopic over the segments: topics, segment and document topic tables, the model."""
+    cfg = _config(config)
+    out_dir = out or cfg.paths.processed
+    _require_table(out_dir, "mentions")
+    with _progress() as progress:
+        stage = runner.stage_topics(out_dir, cfg, progress)
+    _summary([stage], out_dir, 0)
+
+
+@app.command()
 def evaluate(
     gold: Annotated[
         Path, typer.Option("--gold", "-g", help="Gold annotations (gold/dev.json format).")

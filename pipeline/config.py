@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -93,9 +93,28 @@ class ExtractConfig(_Section):
 
 
 class ConceptsConfig(_Section):
-    backend: str
+    backend: Literal["minilm", "model2vec"]
     lexicon_similarity: float = Field(gt=0, le=1)
     cluster_similarity: float = Field(gt=0, le=1)
+
+
+class TopicsConfig(_Section):
+    unit: Literal["sentence", "paragraph", "item"]
+    backend: Literal["minilm", "model2vec"]
+    min_words: int = Field(ge=1)
+    min_units: int = Field(ge=2)
+    n_neighbors: int = Field(ge=2)
+    n_components: int = Field(ge=2)
+    random_state: int
+    min_cluster_size: int = Field(ge=2)
+    min_cluster_share: float = Field(ge=0, le=1)
+    min_samples: int = Field(ge=1)
+    min_df: int = Field(ge=1)
+    mmr_diversity: float = Field(ge=0, le=1)
+    reduce_outliers: bool
+    outlier_threshold: float
+    max_seed_topics: int = Field(ge=0)
+    extra_stop_words: list[str]
 
 
 class EmbeddingsConfig(_Section):
@@ -114,6 +133,7 @@ class Config(_Section):
     extract: ExtractConfig
     concepts: ConceptsConfig
     embeddings: EmbeddingsConfig
+    topics: TopicsConfig
 
 
 class ConfigError(ValueError):

@@ -25,6 +25,7 @@ from importlib import resources
 from itertools import islice
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import yaml
 from spacy.language import Language
@@ -201,8 +202,10 @@ class MentionMerger:
             taken[span.start : span.end] = [True] * (span.end - span.start)
         model_spans = doc.spans.get("sh_model")
         if model_spans is not None:
-            scores = model_spans.attrs.get("scores", [1.0] * len(model_spans))
-            ranked = sorted(zip(model_spans, scores), key=lambda p: (-float(p[1]), p[0].start))
+            # spancat stores one score row per span; the span's label is its best class.
+            scores = [float(np.max(s)) for s in model_spans.attrs.get(
+                "scores", [1.0] * len(model_spans))]
+            ranked = sorted(zip(model_spans, scores), key=lambda p: (-p[1], p[0].start))
             for span, score in ranked:
                 if float(score) < self.model_threshold or any(taken[span.start : span.end]):
                     continue
@@ -277,7 +280,8 @@ def extraction_pipeline(model: str, cfg: ExtractConfig) -> Language:
     if cfg.use_spancat and (SPANCAT_DIR / "meta.json").exists():
         import spacy
 
-        nlp.add_pipe("spancat", name="selfhelp_spancat", source=spacy.load(SPANCAT_DIR))
+        spancat = nlp.add_pipe("spancat", name="selfhelp_spancat", source=spacy.load(SPANCAT_DIR))
+        spancat.cfg["threshold"] = cfg.model_threshold  # keep every span the merger may take
     nlp.add_pipe(
         "selfhelp_mentions_v1",
         name="selfhelp_mentions",

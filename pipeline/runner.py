@@ -232,6 +232,30 @@ def stage_extract(out_dir: Path, config: Config, progress: Progress = _no_progre
     return results[0]
 
 
+def stage_topics(out_dir: Path, config: Config,
+                 progress: Progress = _no_progress) -> StageResult:
+    """Fit topics; write `topics`, `segment_topics`, `document_topics`, the model and a map."""
+    from pipeline.topics import fit_topics, save_model
+
+    results: list[StageResult] = []
+    with _timed(results, "topics") as stage:
+        advance = progress("topics", None)
+        segments = read_table(out_dir, "segments")
+        mentions = read_table(out_dir, "mentions")
+        result = fit_topics(segments, mentions, config)
+        write_table(result.topics, out_dir, "topics")
+        write_table(result.segment_topics, out_dir, "segment_topics")
+        write_table(result.document_topics, out_dir, "document_topics")
+        write_table(result.coords, out_dir, "topic_map")
+        save_model(result, out_dir, config)
+        advance(1)
+        stage.counts = {"topics": int((result.topics["topic_id"] >= 0).sum()),
+                        "units": len(result.segment_topics)}
+        if result.message:
+            stage.counts["note"] = result.message
+    return results[0]
+
+
 def run_pipeline(
     inputs: list[Path],
     out_dir: Path,
@@ -247,6 +271,7 @@ def run_pipeline(
         stage_load(inputs, out_dir, config, progress),
         stage_segment(out_dir, config, progress),
         stage_extract(out_dir, config, progress),
+        stage_topics(out_dir, config, progress),
     ]
     rejected = len(read_table(out_dir, "rejected"))
     write_manifest(out_dir, config, inputs, stages, started, config_path)

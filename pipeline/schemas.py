@@ -180,6 +180,49 @@ TABLES: dict[str, Table] = {
             ),
         ),
         Table(
+            "topics",
+            "BERTopic topics over the topic units (see topics.unit); -1 holds outliers.",
+            (
+                Column("topic_id", _INT, "topic number (-1: outliers left after reduction)"),
+                Column("label", _STR, "readable label: three strongest distinct words"),
+                Column("top_words", pa.list_(_STR), "10 top words (KeyBERTInspired + MMR)"),
+                Column("size", _INT, "number of units (segments) in the topic"),
+                Column("share_sign", _FLOAT, "share of the topic's mentions that are signs"),
+                Column("share_cause", _FLOAT, "share of the topic's mentions that are causes"),
+                Column("share_intervention", _FLOAT, "share that are interventions"),
+                Column("representative_segment_ids", pa.list_(_STR),
+                       "up to 3 units closest to the topic centroid"),
+            ),
+        ),
+        Table(
+            "segment_topics",
+            "The topic of every topic unit.",
+            (
+                Column("segment_id", _STR, "segment (a unit of kind topics.unit)"),
+                Column("topic_id", _INT, "topic"),
+                Column("probability", _FLOAT, "cosine similarity of the unit to its topic centroid"),
+            ),
+        ),
+        Table(
+            "document_topics",
+            "Per-document topic distribution: the share of each document's units in each topic.",
+            (
+                Column("doc_id", _STR, "document"),
+                Column("topic_id", _INT, "topic"),
+                Column("n_segments", _INT, "units of the document in the topic"),
+                Column("share", _FLOAT, "n_segments / units of the document"),
+            ),
+        ),
+        Table(
+            "topic_map",
+            "2-D coordinates of the fitted units for the segment map (from the UMAP space).",
+            (
+                Column("segment_id", _STR, "segment"),
+                Column("x", _FLOAT, "first axis"),
+                Column("y", _FLOAT, "second axis"),
+            ),
+        ),
+        Table(
             "rejected",
             "Inputs or documents a stage could not use, and why; the run goes on without them.",
             (
