@@ -33,9 +33,11 @@ SHARED = REPO.parent / "shared" / "data"
 def _inputs(corpus: str, limit: int | None, work: Path) -> list[Path]:
     if corpus == "default":
         return [REPO / "data" / "raw"]
-    paths = [SHARED / "counsel-chat" / "counsel_chat.csv",
-             SHARED / "fakehealth" / "health_story.jsonl.gz",
-             SHARED / "fakehealth" / "health_release.jsonl.gz"]
+    paths = [
+        SHARED / "counsel-chat" / "counsel_chat.csv",
+        SHARED / "fakehealth" / "health_story.jsonl.gz",
+        SHARED / "fakehealth" / "health_release.jsonl.gz",
+    ]
     missing = [p for p in paths if not p.exists()]
     if missing:
         sys.exit(f"shared data missing: {missing}")
@@ -76,8 +78,9 @@ def _npmi_and_diversity(topic_words: list[list[str]], texts: list[list[str]]):
     topics = [t for t in topics if len(t) >= 2]
     if not topics:
         return float("nan"), float("nan")
-    npmi = CoherenceModel(topics=topics, texts=texts, dictionary=dictionary,
-                          coherence="c_npmi", topn=10, processes=1).get_coherence()
+    npmi = CoherenceModel(
+        topics=topics, texts=texts, dictionary=dictionary, coherence="c_npmi", topn=10, processes=1
+    ).get_coherence()
     diversity = len({w for t in topic_words for w in t[:10]}) / (10 * len(topic_words))
     return float(npmi), float(diversity)
 
@@ -86,8 +89,9 @@ def _run_ours(config, segments, mentions, _k):
     from pipeline.topics import fit_topics, lemmatise, topic_units
 
     result = fit_topics(segments, mentions, config)
-    words = [list(w) for t, w in zip(result.topics["topic_id"], result.topics["top_words"])
-             if t >= 0]
+    words = [
+        list(w) for t, w in zip(result.topics["topic_id"], result.topics["top_words"]) if t >= 0
+    ]
     units = topic_units(segments, config.topics).drop_duplicates("text")
     texts = [doc.split() for doc in lemmatise(units["text"].tolist(), config)]
     return words, texts
@@ -121,8 +125,9 @@ def _sklearn_model(kind: str):
         vectorizer = vec_cls(stop_words="english", min_df=5, max_df=0.5)
         matrix = vectorizer.fit_transform(docs)
         if kind == "lda":
-            model = LatentDirichletAllocation(n_components=k, random_state=0,
-                                              learning_method="online", n_jobs=1)
+            model = LatentDirichletAllocation(
+                n_components=k, random_state=0, learning_method="online", n_jobs=1
+            )
         else:
             model = NMF(n_components=k, init="nndsvd", random_state=0, max_iter=400)
         model.fit(matrix)
@@ -134,10 +139,12 @@ def _sklearn_model(kind: str):
     return run
 
 
-RUNNERS = {"a": ("(a) this project's configuration", _run_ours),
-           "b": ("(b) BERTopic defaults + MiniLM", _run_bertopic_default),
-           "c": ("(c) scikit-learn LDA", _sklearn_model("lda")),
-           "d": ("(d) scikit-learn NMF", _sklearn_model("nmf"))}
+RUNNERS = {
+    "a": ("(a) this project's configuration", _run_ours),
+    "b": ("(b) BERTopic defaults + MiniLM", _run_bertopic_default),
+    "c": ("(c) scikit-learn LDA", _sklearn_model("lda")),
+    "d": ("(d) scikit-learn NMF", _sklearn_model("nmf")),
+}
 
 
 def _child(key, args, queue):
@@ -174,14 +181,19 @@ def main() -> int:
         if key == "a":
             args.k = max(results["a"][1], 2)
     print(f"corpus={args.corpus} unit={args.unit} backend={args.backend} limit={args.limit}")
-    print(f"{'model':<36}{'topics':>7}{'NPMI':>8}{'divers.':>9}{'seconds':>9}{'peak MiB':>10}"
-          f"{'units':>8}")
+    print(
+        f"{'model':<36}{'topics':>7}{'NPMI':>8}{'divers.':>9}{'seconds':>9}{'peak MiB':>10}"
+        f"{'units':>8}"
+    )
     for key, (_, n, npmi, div, sec, peak, units) in results.items():
-        print(f"{RUNNERS[key][0]:<36}{n:>7}{npmi:>8.3f}{div:>9.3f}{sec:>9.1f}{peak:>10.0f}"
-              f"{units:>8}")
+        print(
+            f"{RUNNERS[key][0]:<36}{n:>7}{npmi:>8.3f}{div:>9.3f}{sec:>9.1f}{peak:>10.0f}{units:>8}"
+        )
     if "a" in results and "b" in results:
-        print(f"speed-up (a) vs (b): {results['b'][4] / results['a'][4]:.1f}x; "
-              f"NPMI (a) - (b): {results['a'][2] - results['b'][2]:+.3f}")
+        print(
+            f"speed-up (a) vs (b): {results['b'][4] / results['a'][4]:.1f}x; "
+            f"NPMI (a) - (b): {results['a'][2] - results['b'][2]:+.3f}"
+        )
     return 0
 
 

@@ -120,8 +120,11 @@ def run(
     if missing:
         raise _fail(f"input path does not exist: {', '.join(missing)}")
     out_dir = out or cfg.paths.processed
+    report_dir = out_dir / "report" if out else cfg.paths.reports
     with _progress() as progress:
-        result = runner.run_pipeline(inputs, out_dir, cfg, progress=progress, config_path=config)
+        result = runner.run_pipeline(
+            inputs, out_dir, cfg, progress=progress, config_path=config, report_dir=report_dir
+        )
     _summary(result.stages, out_dir, result.rejected)
     _exit_for(result.rejected)
 
@@ -190,6 +193,40 @@ def topics(out: OutOpt = None, config: ConfigOpt = None) -> None:
     with _progress() as progress:
         stage = runner.stage_topics(out_dir, cfg, progress)
     _summary([stage], out_dir, 0)
+
+
+@app.command()
+def compare(out: OutOpt = None, config: ConfigOpt = None) -> None:
+    """Compare what articles assert with the claims they cite: support, flags, coverage."""
+    cfg = _config(config)
+    out_dir = out or cfg.paths.processed
+    _require_table(out_dir, "claims")
+    with _progress() as progress:
+        stage = runner.stage_compare(out_dir, cfg, progress)
+    _summary([stage], out_dir, 0)
+
+
+@app.command()
+def report(
+    out: OutOpt = None,
+    config: ConfigOpt = None,
+    report_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--report-dir",
+            help="Where to write the report [default: paths.reports, or OUT/report with --out].",
+        ),
+    ] = None,
+) -> None:
+    """Regenerate the report (HTML, Markdown, figures, CSV) from the stage tables."""
+    cfg = _config(config)
+    out_dir = out or cfg.paths.processed
+    _require_table(out_dir, "support")
+    target = report_dir or (out_dir / "report" if out else cfg.paths.reports)
+    with _progress() as progress:
+        stage = runner.stage_report(out_dir, target, cfg, progress)
+    _summary([stage], out_dir, 0)
+    console.print(f"report: {target / 'report.html'}")
 
 
 @app.command()

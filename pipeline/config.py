@@ -117,6 +117,21 @@ class TopicsConfig(_Section):
     extra_stop_words: list[str]
 
 
+class CompareConfig(_Section):
+    generic_title_words: list[str]
+    min_topic_word_count: int = Field(ge=1)
+    evidence_csv: Path | None
+    evidence_claim_column: str
+    evidence_verdict_column: str
+    evidence_source_column: str
+    evidence_top_k: int = Field(ge=1)
+
+
+class ReportConfig(_Section):
+    title: str
+    max_articles: int = Field(ge=1)
+
+
 class EmbeddingsConfig(_Section):
     cache_dir: Path
 
@@ -134,6 +149,8 @@ class Config(_Section):
     concepts: ConceptsConfig
     embeddings: EmbeddingsConfig
     topics: TopicsConfig
+    compare: CompareConfig
+    report: ReportConfig
 
 
 class ConfigError(ValueError):

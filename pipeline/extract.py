@@ -169,6 +169,9 @@ class MentionMerger:
         self, lexicon_path: str | None, model_threshold: float, conflicts: dict[str, list[str]]
     ) -> None:
         self.conflicts = conflicts
+        entries = load_lexicon(lexicon_path)
+        # Phrase -> concept, so a model span that is a lexicon phrase is held to the same rules.
+        self.phrase_concept = {p["pattern"].lower(): p["id"] for p in lexicon_patterns(entries)}
         self.categories = {
             e["label"]: [e["category"], *e.get("also", [])] for e in load_lexicon(lexicon_path)
         }
@@ -203,13 +206,16 @@ class MentionMerger:
         model_spans = doc.spans.get("sh_model")
         if model_spans is not None:
             # spancat stores one score row per span; the span's label is its best class.
-            scores = [float(np.max(s)) for s in model_spans.attrs.get(
-                "scores", [1.0] * len(model_spans))]
+            scores = [
+                float(np.max(s)) for s in model_spans.attrs.get("scores", [1.0] * len(model_spans))
+            ]
             ranked = sorted(zip(model_spans, scores), key=lambda p: (-p[1], p[0].start))
             for span, score in ranked:
                 if float(score) < self.model_threshold or any(taken[span.start : span.end]):
                     continue
                 if context and span.label_ != context:
+                    continue
+                if self.phrase_concept.get(span.text.lower()) in topic:
                     continue
                 mention = Span(doc, span.start, span.end, label=span.label_)
                 mention._.method, mention._.confidence = "model", round(float(score), 3)

@@ -24,7 +24,9 @@ def topic_sizes(topics: pd.DataFrame) -> Figure:
     """Horizontal bars of topic sizes, labelled with each topic's top words."""
     shown = topics[topics["topic_id"] >= 0].sort_values("size", ascending=False).head(_MAX_TOPICS)
     fig, ax = plt.subplots(figsize=(9, 0.42 * max(len(shown), 3) + 1.2))
-    labels = [f"{t}: {', '.join(list(w)[:5])}" for t, w in zip(shown["topic_id"], shown["top_words"])]
+    labels = [
+        f"{t}: {', '.join(list(w)[:5])}" for t, w in zip(shown["topic_id"], shown["top_words"])
+    ]
     ax.barh(range(len(shown)), shown["size"], color="#4C72B0")
     ax.set_yticks(range(len(shown)), labels=labels, fontsize=8)
     ax.invert_yaxis()
@@ -34,8 +36,9 @@ def topic_sizes(topics: pd.DataFrame) -> Figure:
     return fig
 
 
-def segment_map(topic_map: pd.DataFrame, segment_topics: pd.DataFrame,
-                topics: pd.DataFrame) -> Figure:
+def segment_map(
+    topic_map: pd.DataFrame, segment_topics: pd.DataFrame, topics: pd.DataFrame
+) -> Figure:
     """The fitted units in 2-D, coloured by topic (outliers grey)."""
     data = topic_map.merge(segment_topics, on="segment_id", how="inner")
     fig, ax = plt.subplots(figsize=(8, 6.5))
@@ -58,13 +61,19 @@ def segment_map(topic_map: pd.DataFrame, segment_topics: pd.DataFrame,
     return fig
 
 
-def topics_per_article(document_topics: pd.DataFrame, topics: pd.DataFrame,
-                       documents: pd.DataFrame, max_articles: int = 25) -> Figure:
+def topics_per_article(
+    document_topics: pd.DataFrame,
+    topics: pd.DataFrame,
+    documents: pd.DataFrame,
+    max_articles: int = 25,
+) -> Figure:
     """Stacked bars: the topic mix of the articles with the most segments."""
     sizes = document_topics.groupby("doc_id")["n_segments"].sum().nlargest(max_articles)
-    table = (document_topics[document_topics["doc_id"].isin(sizes.index)]
-             .pivot_table(index="doc_id", columns="topic_id", values="share", fill_value=0)
-             .reindex(sizes.index))
+    table = (
+        document_topics[document_topics["doc_id"].isin(sizes.index)]
+        .pivot_table(index="doc_id", columns="topic_id", values="share", fill_value=0)
+        .reindex(sizes.index)
+    )
     keep = topics[topics["topic_id"] >= 0].nlargest(10, "size")["topic_id"].tolist()
     shown = table[[c for c in table.columns if c in keep]]
     shown = shown.assign(other=1 - shown.sum(axis=1).clip(upper=1))
@@ -78,8 +87,9 @@ def topics_per_article(document_topics: pd.DataFrame, topics: pd.DataFrame,
         label = "other / outliers" if col == "other" else f"{col}: {names.get(col, col)}"
         ax.barh(range(len(shown)), shown[col], left=left, color=color, label=label)
         left += shown[col]
-    ax.set_yticks(range(len(shown)),
-                  labels=[str(titles.get(d, d))[:50] for d in shown.index], fontsize=7)
+    ax.set_yticks(
+        range(len(shown)), labels=[str(titles.get(d, d))[:50] for d in shown.index], fontsize=7
+    )
     ax.invert_yaxis()
     ax.set_xlabel("share of the article's segments")
     ax.legend(fontsize=6, loc="lower right", frameon=False)
@@ -103,5 +113,6 @@ def save_figure(fig: Figure, folder: Path, name: str, title: str) -> tuple[Path,
         f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
         f"</head><body><h1>{html.escape(title)}</h1>"
         f"<img alt='{html.escape(title)}' src='data:image/png;base64,{encoded}'></body></html>",
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     return png, page

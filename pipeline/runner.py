@@ -232,8 +232,7 @@ def stage_extract(out_dir: Path, config: Config, progress: Progress = _no_progre
     return results[0]
 
 
-def stage_topics(out_dir: Path, config: Config,
-                 progress: Progress = _no_progress) -> StageResult:
+def stage_topics(out_dir: Path, config: Config, progress: Progress = _no_progress) -> StageResult:
     """Fit topics; write `topics`, `segment_topics`, `document_topics`, the model and a map."""
     from pipeline.topics import fit_topics, save_model
 
@@ -249,10 +248,51 @@ def stage_topics(out_dir: Path, config: Config,
         write_table(result.coords, out_dir, "topic_map")
         save_model(result, out_dir, config)
         advance(1)
-        stage.counts = {"topics": int((result.topics["topic_id"] >= 0).sum()),
-                        "units": len(result.segment_topics)}
+        stage.counts = {
+            "topics": int((result.topics["topic_id"] >= 0).sum()),
+            "units": len(result.segment_topics),
+        }
         if result.message:
             stage.counts["note"] = result.message
+    return results[0]
+
+
+def stage_compare(out_dir: Path, config: Config, progress: Progress = _no_progress) -> StageResult:
+    """Compare assertions with cited claims; write `support`, `flags`, `concept_coverage`,
+    `evidence_matches`."""
+    from pipeline.compare import compare_articles, concept_coverage, match_evidence
+
+    results: list[StageResult] = []
+    with _timed(results, "compare") as stage:
+        documents = usable_documents(read_table(out_dir, "documents"))
+        support, flags = compare_articles(
+            documents,
+            read_table(out_dir, "segments"),
+            read_table(out_dir, "mentions"),
+            read_table(out_dir, "claims"),
+            config,
+        )
+        write_table(support, out_dir, "support")
+        write_table(flags, out_dir, "flags")
+        write_table(concept_coverage(support), out_dir, "concept_coverage")
+        write_table(
+            match_evidence(read_table(out_dir, "concepts"), config), out_dir, "evidence_matches"
+        )
+        stage.counts = {f"{k}": int(v) for k, v in support["status"].value_counts().items()}
+        stage.counts["flags"] = len(flags)
+    return results[0]
+
+
+def stage_report(
+    out_dir: Path, report_dir: Path, config: Config, progress: Progress = _no_progress
+) -> StageResult:
+    """Render the report (HTML, Markdown, figures, CSV tables) into `report_dir`."""
+    from pipeline.report import write_report
+
+    results: list[StageResult] = []
+    with _timed(results, "report") as stage:
+        paths = write_report(out_dir, report_dir, config)
+        stage.counts = {"files": len(paths)}
     return results[0]
 
 
@@ -262,8 +302,10 @@ def run_pipeline(
     config: Config,
     progress: Progress = _no_progress,
     config_path: Path | None = None,
+    report_dir: Path | None = None,
 ) -> RunResult:
-    """Run every stage on `inputs` into `out_dir` and write the manifest."""
+    """Run every stage on `inputs` into `out_dir`, write the manifest, then the report
+    (into `report_dir`, by default `out_dir/report`)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     started = datetime.now(UTC)
@@ -272,8 +314,11 @@ def run_pipeline(
         stage_segment(out_dir, config, progress),
         stage_extract(out_dir, config, progress),
         stage_topics(out_dir, config, progress),
+        stage_compare(out_dir, config, progress),
     ]
     rejected = len(read_table(out_dir, "rejected"))
+    write_manifest(out_dir, config, inputs, stages, started, config_path)
+    stages.append(stage_report(out_dir, report_dir or out_dir / "report", config, progress))
     write_manifest(out_dir, config, inputs, stages, started, config_path)
     return RunResult(out_dir, stages, rejected)
 

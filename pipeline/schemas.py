@@ -190,8 +190,11 @@ TABLES: dict[str, Table] = {
                 Column("share_sign", _FLOAT, "share of the topic's mentions that are signs"),
                 Column("share_cause", _FLOAT, "share of the topic's mentions that are causes"),
                 Column("share_intervention", _FLOAT, "share that are interventions"),
-                Column("representative_segment_ids", pa.list_(_STR),
-                       "up to 3 units closest to the topic centroid"),
+                Column(
+                    "representative_segment_ids",
+                    pa.list_(_STR),
+                    "up to 3 units closest to the topic centroid",
+                ),
             ),
         ),
         Table(
@@ -200,7 +203,9 @@ TABLES: dict[str, Table] = {
             (
                 Column("segment_id", _STR, "segment (a unit of kind topics.unit)"),
                 Column("topic_id", _INT, "topic"),
-                Column("probability", _FLOAT, "cosine similarity of the unit to its topic centroid"),
+                Column(
+                    "probability", _FLOAT, "cosine similarity of the unit to its topic centroid"
+                ),
             ),
         ),
         Table(
@@ -220,6 +225,62 @@ TABLES: dict[str, Table] = {
                 Column("segment_id", _STR, "segment"),
                 Column("x", _FLOAT, "first axis"),
                 Column("y", _FLOAT, "second axis"),
+            ),
+        ),
+        Table(
+            "support",
+            "Per article and asserted concept: does a claim cited in the article back it?",
+            (
+                Column("doc_id", _STR, "document"),
+                Column("concept_id", _STR, "concept asserted (mentioned outside cited claims)"),
+                Column("category", _STR, "sign, cause or intervention"),
+                Column("concept", _STR, "concept label"),
+                Column("status", _STR, "backed, partial or unbacked (see Comparison)"),
+                Column("claim_ids", pa.list_(_STR), "claims the status rests on"),
+                Column("reason", _STR, "why, in words a reviewer can check"),
+                Column("n_mentions", _INT, "mentions of the concept in the article"),
+                Column("evidence_mention_ids", pa.list_(_STR), "up to 5 of those mentions"),
+            ),
+        ),
+        Table(
+            "flags",
+            "Flags on claims and on support rows.",
+            (
+                Column("doc_id", _STR, "document"),
+                Column("item_type", _STR, "claim or support"),
+                Column("item_id", _STR, "claim_id, or doc_id|concept_id for a support row"),
+                Column(
+                    "flag",
+                    _STR,
+                    "vague attribution, strength mismatch, hedging dropped or quote integrity",
+                ),
+                Column("detail", _STR, "what triggered it, quoting the text"),
+            ),
+        ),
+        Table(
+            "concept_coverage",
+            "Corpus level: per concept, articles naming it and articles backing it.",
+            (
+                Column("concept_id", _STR, "concept"),
+                Column("category", _STR, "sign, cause or intervention"),
+                Column("concept", _STR, "label"),
+                Column("n_articles", _INT, "articles asserting it"),
+                Column("n_backed", _INT, "articles backing it with a cited claim"),
+                Column("n_partial", _INT, "articles citing something related"),
+                Column("share_backed", _FLOAT, "n_backed / n_articles"),
+            ),
+        ),
+        Table(
+            "evidence_matches",
+            "Closest findings of the configured evidence base for causes and interventions.",
+            (
+                Column("concept_id", _STR, "concept"),
+                Column("concept", _STR, "label"),
+                Column("rank", _INT, "1 = closest"),
+                Column("finding", _STR, "the finding's claim text"),
+                Column("verdict", _STR, "the evidence base's verdict"),
+                Column("source", _STR, "explanation or source given by the evidence base"),
+                Column("similarity", _FLOAT, "cosine similarity (not a judgement of support)"),
             ),
         ),
         Table(

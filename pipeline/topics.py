@@ -62,9 +62,13 @@ def lemmatise(texts: list[str], config: Config) -> list[str]:
     nlp = load_model(config.spacy.model, exclude=("parser", "ner", "senter"))
     out = []
     for doc in nlp.pipe(texts, batch_size=config.spacy.batch_size):
-        out.append(" ".join(t.lemma_.lower() for t in doc
-                            if t.is_alpha and not t.is_stop and len(t) > 2
-                            and not _NUMBERISH.match(t.text)))
+        out.append(
+            " ".join(
+                t.lemma_.lower()
+                for t in doc
+                if t.is_alpha and not t.is_stop and len(t) > 2 and not _NUMBERISH.match(t.text)
+            )
+        )
     return out
 
 
@@ -76,8 +80,11 @@ def seed_topics(mentions: pd.DataFrame, cfg: TopicsConfig) -> list[list[str]]:
     counts = mentions[mentions["concept"].isin(lexicon)].groupby("concept")["doc_id"].nunique()
     seeds = []
     for label in counts.sort_values(ascending=False).index[: cfg.max_seed_topics]:
-        words = {w for phrase in [label, *lexicon[label]["patterns"][:4]]
-                 for w in re.findall(r"[a-z]{3,}", str(phrase).lower())}
+        words = {
+            w
+            for phrase in [label, *lexicon[label]["patterns"][:4]]
+            for w in re.findall(r"[a-z]{3,}", str(phrase).lower())
+        }
         seeds.append(sorted(words))
     return seeds
 
@@ -98,9 +105,13 @@ def fit_topics(segments: pd.DataFrame, mentions: pd.DataFrame, config: Config) -
     units = topic_units(segments, cfg)
     unique = units.drop_duplicates("text").reset_index(drop=True)
     if len(unique) < cfg.min_units:
-        return _single_topic(units, mentions, config,
-                             f"only {len(unique)} distinct units (topics.min_units is "
-                             f"{cfg.min_units}): one topic holds everything")
+        return _single_topic(
+            units,
+            mentions,
+            config,
+            f"only {len(unique)} distinct units (topics.min_units is "
+            f"{cfg.min_units}): one topic holds everything",
+        )
     from bertopic import BERTopic
     from bertopic.representation import KeyBERTInspired, MaximalMarginalRelevance
     from hdbscan import HDBSCAN
@@ -112,31 +123,58 @@ def fit_topics(segments: pd.DataFrame, mentions: pd.DataFrame, config: Config) -
     lemmas = lemmatise(texts, config)
     n = len(texts)
     min_cluster = max(cfg.min_cluster_size, int(n * cfg.min_cluster_share))
-    umap_model = UMAP(n_neighbors=min(cfg.n_neighbors, n - 1), n_components=cfg.n_components,
-                      min_dist=0.0, metric="cosine", random_state=cfg.random_state,
-                      low_memory=True)
-    hdbscan_model = HDBSCAN(min_cluster_size=min_cluster, min_samples=cfg.min_samples,
-                            metric="euclidean", cluster_selection_method="eom",
-                            prediction_data=True)
+    umap_model = UMAP(
+        n_neighbors=min(cfg.n_neighbors, n - 1),
+        n_components=cfg.n_components,
+        min_dist=0.0,
+        metric="cosine",
+        random_state=cfg.random_state,
+        low_memory=True,
+    )
+    hdbscan_model = HDBSCAN(
+        min_cluster_size=min_cluster,
+        min_samples=cfg.min_samples,
+        metric="euclidean",
+        cluster_selection_method="eom",
+        prediction_data=True,
+    )
     # BERTopic fits the vectorizer on one joined document per topic, so min_df counts topics.
-    vectorizer = CountVectorizer(stop_words=sorted(_stop_words(cfg)), ngram_range=(1, 2),
-                                 min_df=cfg.min_df)
-    representation = [KeyBERTInspired(top_n_words=30, random_state=cfg.random_state),
-                      MaximalMarginalRelevance(diversity=cfg.mmr_diversity, top_n_words=10)]
-    model = BERTopic(embedding_model=_encoder_model(cfg.backend, config.embeddings.cache_dir),
-                     umap_model=umap_model, hdbscan_model=hdbscan_model,
-                     vectorizer_model=vectorizer, representation_model=representation,
-                     seed_topic_list=seed_topics(mentions, cfg) or None, top_n_words=10,
-                     calculate_probabilities=False, verbose=False)
+    vectorizer = CountVectorizer(
+        stop_words=sorted(_stop_words(cfg)), ngram_range=(1, 2), min_df=cfg.min_df
+    )
+    representation = [
+        KeyBERTInspired(top_n_words=30, random_state=cfg.random_state),
+        MaximalMarginalRelevance(diversity=cfg.mmr_diversity, top_n_words=10),
+    ]
+    model = BERTopic(
+        embedding_model=_encoder_model(cfg.backend, config.embeddings.cache_dir),
+        umap_model=umap_model,
+        hdbscan_model=hdbscan_model,
+        vectorizer_model=vectorizer,
+        representation_model=representation,
+        seed_topic_list=seed_topics(mentions, cfg) or None,
+        top_n_words=10,
+        calculate_probabilities=False,
+        verbose=False,
+    )
     try:
         assigned, _ = model.fit_transform(lemmas, embeddings=embeddings)
     except (ValueError, TypeError) as exc:  # degenerate spaces (all units alike)
         return _single_topic(units, mentions, config, f"clustering failed ({exc}); one topic")
     if cfg.reduce_outliers and any(t == -1 for t in assigned) and len(set(assigned)) > 1:
-        assigned = model.reduce_outliers(lemmas, assigned, strategy="embeddings",
-                                         embeddings=embeddings, threshold=cfg.outlier_threshold)
-        model.update_topics(lemmas, topics=assigned, vectorizer_model=vectorizer,
-                            representation_model=representation)
+        assigned = model.reduce_outliers(
+            lemmas,
+            assigned,
+            strategy="embeddings",
+            embeddings=embeddings,
+            threshold=cfg.outlier_threshold,
+        )
+        model.update_topics(
+            lemmas,
+            topics=assigned,
+            vectorizer_model=vectorizer,
+            representation_model=representation,
+        )
     coords = _coords(model, unique)
     return _tables(units, unique, np.asarray(assigned), embeddings, model, mentions, coords, "")
 
@@ -158,9 +196,16 @@ def _coords(model, unique: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({"segment_id": unique["segment_id"], "x": xy[:, 0], "y": xy[:, 1]})
 
 
-def _tables(units: pd.DataFrame, unique: pd.DataFrame, assigned: np.ndarray,
-            embeddings: np.ndarray, model, mentions: pd.DataFrame, coords: pd.DataFrame,
-            message: str) -> TopicResult:
+def _tables(
+    units: pd.DataFrame,
+    unique: pd.DataFrame,
+    assigned: np.ndarray,
+    embeddings: np.ndarray,
+    model,
+    mentions: pd.DataFrame,
+    coords: pd.DataFrame,
+    message: str,
+) -> TopicResult:
     # 1. Each unit's topic, spread back over duplicate texts; probability = cosine similarity
     #    of the unit to its topic's centroid.
     topic_of_text = dict(zip(unique["text"], assigned))
@@ -169,8 +214,8 @@ def _tables(units: pd.DataFrame, unique: pd.DataFrame, assigned: np.ndarray,
     segment_topics = units[["segment_id", "doc_id", "start", "end", "text"]].copy()
     segment_topics["topic_id"] = [int(topic_of_text[t]) for t in units["text"]]
     segment_topics["probability"] = [
-        round(float(_cos(vector_of_text[t], centroids[topic_of_text[t]])), 4)
-        for t in units["text"]]
+        round(float(_cos(vector_of_text[t], centroids[topic_of_text[t]])), 4) for t in units["text"]
+    ]
     # 2. Topic words and labels.
     words = _topic_words(model, sorted(centroids))
     # 3. Share of sign/cause/intervention mentions among the mentions inside each topic's units.
@@ -180,21 +225,27 @@ def _tables(units: pd.DataFrame, unique: pd.DataFrame, assigned: np.ndarray,
         members = segment_topics[segment_topics["topic_id"] == topic_id]
         cats = located[located["topic_id"] == topic_id]["category"]
         total = max(len(cats), 1)
-        representative = members.assign(
-            order=-members["probability"]).sort_values(["order", "segment_id"])
-        rows.append({
-            "topic_id": int(topic_id),
-            "label": _label(topic_id, words[topic_id]),
-            "top_words": words[topic_id][:10],
-            "size": len(members),
-            **{f"share_{c}": round(float((cats == c).sum() / total), 4) for c in CATEGORIES},
-            "representative_segment_ids": representative["segment_id"].head(3).tolist(),
-        })
+        representative = members.assign(order=-members["probability"]).sort_values(
+            ["order", "segment_id"]
+        )
+        rows.append(
+            {
+                "topic_id": int(topic_id),
+                "label": _label(topic_id, words[topic_id]),
+                "top_words": words[topic_id][:10],
+                "size": len(members),
+                **{f"share_{c}": round(float((cats == c).sum() / total), 4) for c in CATEGORIES},
+                "representative_segment_ids": representative["segment_id"].head(3).tolist(),
+            }
+        )
     topics = pd.DataFrame(rows)
-    document_topics = (segment_topics.groupby(["doc_id", "topic_id"]).size()
-                       .rename("n_segments").reset_index())
-    document_topics["share"] = (document_topics["n_segments"] / document_topics.groupby(
-        "doc_id")["n_segments"].transform("sum")).round(4)
+    document_topics = (
+        segment_topics.groupby(["doc_id", "topic_id"]).size().rename("n_segments").reset_index()
+    )
+    document_topics["share"] = (
+        document_topics["n_segments"]
+        / document_topics.groupby("doc_id")["n_segments"].transform("sum")
+    ).round(4)
     segment_topics = segment_topics[["segment_id", "topic_id", "probability"]]
     return TopicResult(topics, segment_topics, document_topics, model, coords, message)
 
@@ -240,8 +291,9 @@ def _locate_mentions(mentions: pd.DataFrame, segment_topics: pd.DataFrame) -> pd
     return pd.DataFrame(rows, columns=["category", "topic_id"])
 
 
-def _single_topic(units: pd.DataFrame, mentions: pd.DataFrame, config: Config,
-                  message: str) -> TopicResult:
+def _single_topic(
+    units: pd.DataFrame, mentions: pd.DataFrame, config: Config, message: str
+) -> TopicResult:
     """A degraded but valid result: every unit in topic 0, words by plain frequency."""
     from sklearn.feature_extraction.text import CountVectorizer
 
@@ -264,8 +316,16 @@ def _single_topic(units: pd.DataFrame, mentions: pd.DataFrame, config: Config,
         def get_topic(topic_id):
             return [(w, 1.0) for w in words]
 
-    result = _tables(units, unique, assigned, embeddings, _Words(), mentions,
-                     pd.DataFrame(columns=["segment_id", "x", "y"]), message)
+    result = _tables(
+        units,
+        unique,
+        assigned,
+        embeddings,
+        _Words(),
+        mentions,
+        pd.DataFrame(columns=["segment_id", "x", "y"]),
+        message,
+    )
     result.model = None
     return result
 
@@ -278,10 +338,23 @@ def save_model(result: TopicResult, out_dir: Path, config: Config) -> Path | Non
 
     target = Path(out_dir) / "topic_model"
     result.model.save(str(target), serialization="safetensors", save_ctfidf=True)
-    versions = {name: md.version(name) for name in ("bertopic", "umap-learn", "hdbscan",
-                                                    "scikit-learn", "model2vec",
-                                                    "sentence-transformers")}
-    (target / "versions.json").write_text(json.dumps(
-        {"versions": versions, "topics_config": config.topics.model_dump(mode="json")},
-        indent=2, sort_keys=True), encoding="utf-8")
+    versions = {
+        name: md.version(name)
+        for name in (
+            "bertopic",
+            "umap-learn",
+            "hdbscan",
+            "scikit-learn",
+            "model2vec",
+            "sentence-transformers",
+        )
+    }
+    (target / "versions.json").write_text(
+        json.dumps(
+            {"versions": versions, "topics_config": config.topics.model_dump(mode="json")},
+            indent=2,
+            sort_keys=True,
+        ),
+        encoding="utf-8",
+    )
     return target
