@@ -25,6 +25,7 @@ import pandas as pd
 from pipeline.claims import claim_strength
 from pipeline.config import Config
 from pipeline.evaluate import content_words
+from pipeline.extract import load_lexicon
 
 _CAUSAL = ("direct causal", "conditional causal")
 _QUOTES_OPEN, _QUOTES_CLOSE = "“", "”"
@@ -42,27 +43,38 @@ def content_words_list(text: str) -> list[str]:
     return [w for sentence in re.split(r"(?<=[.!?])\s+", text) for w in content_words(sentence)]
 
 
-def _related(label_a: str, label_b: str) -> bool:
-    """Same concept family: one label's content words contain the other's."""
-    a, b = content_words(label_a), content_words(label_b)
-    return bool(a) and bool(b) and (a <= b or b <= a)
+def _broader() -> dict[str, str]:
+    """Narrower concept -> broader concept, from the lexicon's `broader` entries."""
+    return {e["label"]: e["broader"] for e in load_lexicon() if e.get("broader")}
+
+
+def _related(label_a: str, label_b: str, broader: dict[str, str]) -> bool:
+    """The same concept, or one is the lexicon's narrower form of the other ("child abuse" of
+    "abuse"); word overlap alone is not enough ("substance abuse" is not a kind of abuse)."""
+    return label_a == label_b or broader.get(label_a) == label_b or broader.get(label_b) == label_a
 
 
 def _assertions(doc_text: str, mentions: pd.DataFrame, segments: pd.DataFrame) -> dict[str, list]:
     """Sentences in which each concept is asserted: the sentence around a prose mention, and
     every sentence of the item a list-item title heads ("2. Abuse … This can lead to …")."""
-    sentences = segments[segments["kind"] == "sentence"]
-    items = segments[segments["kind"] == "item"]
+    sentences = list(
+        segments.loc[segments["kind"] == "sentence", ["start", "end", "text"]].itertuples(
+            index=False, name=None
+        )
+    )
+    items = list(
+        segments.loc[segments["kind"] == "item", ["start", "end"]].itertuples(
+            index=False, name=None
+        )
+    )
+    rows = mentions[["concept_id", "method", "start", "end"]].itertuples(index=False, name=None)
     out: dict[str, list] = {}
-    for m in mentions.itertuples(index=False):
-        span = (m.start, m.end)
-        if m.method == "structure":
-            item = items[(items["start"] <= m.start) & (items["end"] >= m.end)]
-            if len(item):
-                span = (int(item["start"].iloc[0]), int(item["end"].iloc[0]))
-        hit = sentences[(sentences["end"] > span[0]) & (sentences["start"] < span[1])]
-        texts = hit["text"].tolist() or [doc_text[m.start : m.end]]
-        out.setdefault(m.concept_id, []).extend(texts)
+    for concept_id, method, start, end in rows:
+        lo, hi = start, end
+        if method == "structure":
+            lo, hi = next(((s, e) for s, e in items if s <= start and end <= e), (start, end))
+        texts = [t for s, e, t in sentences if e > lo and s < hi] or [doc_text[start:end]]
+        out.setdefault(concept_id, []).extend(texts)
     return out
 
 
@@ -86,28 +98,39 @@ def compare_articles(
     """
     cfg = config.compare
     support_rows, flag_rows = [], []
+    # Group once: filtering whole tables per document is quadratic on large corpora.
+    mentions_of = dict(tuple(mentions.groupby("doc_id")))
+    claims_of = dict(tuple(claims.groupby("doc_id")))
+    segments_of = dict(tuple(segments.groupby("doc_id")))
+    labels = dict(zip(mentions["concept_id"], mentions["concept"]))
+    broader = _broader()
     for doc in documents.itertuples(index=False):
-        doc_mentions = mentions[mentions["doc_id"] == doc.doc_id]
-        doc_claims = claims[claims["doc_id"] == doc.doc_id]
+        doc_mentions = mentions_of.get(doc.doc_id, mentions.iloc[:0])
+        doc_claims = claims_of.get(doc.doc_id, claims.iloc[:0])
         asserted = doc_mentions[~doc_mentions["in_claim"]]
         topic = topic_words(doc.title or "", doc.text, cfg)
         claim_concepts = {
             c.claim_id: set(c.concept_ids) for c in doc_claims.itertuples(index=False)
         }
-        labels = dict(zip(mentions["concept_id"], mentions["concept"]))
         on_topic = {
             c.claim_id: bool(content_words(c.text) & topic)
             for c in doc_claims.itertuples(index=False)
         }
-        assertions = _assertions(doc.text, asserted, segments[segments["doc_id"] == doc.doc_id])
         flag_rows += _claim_flags(doc.doc_id, doc_claims, doc.text)
+        if asserted.empty:
+            continue
+        doc_segments = segments_of.get(doc.doc_id, segments.iloc[:0])
+        assertions = _assertions(doc.text, asserted, doc_segments)
         for (concept_id, category, concept), group in asserted.groupby(
             ["concept_id", "category", "concept"], sort=True
         ):
             speaking = sorted(
                 cid
                 for cid, concepts in claim_concepts.items()
-                if any(c == concept_id or _related(labels.get(c, c), concept) for c in concepts)
+                if any(
+                    c == concept_id or _related(labels.get(c, c), concept, broader)
+                    for c in concepts
+                )
             )
             backing = [cid for cid in speaking if on_topic[cid]]
             if backing:

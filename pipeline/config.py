@@ -124,6 +124,7 @@ class CompareConfig(_Section):
     evidence_claim_column: str
     evidence_verdict_column: str
     evidence_source_column: str
+    evidence_verdict_labels: dict[str, str]
     evidence_top_k: int = Field(ge=1)
 
 

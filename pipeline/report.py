@@ -14,6 +14,7 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import yaml
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -60,18 +61,21 @@ def safe_csv_value(value):
     return value
 
 
+def _csv_cell(value):
+    """One CSV cell: list-like values joined with "; ", text made formula-safe."""
+    if isinstance(value, (list, tuple, np.ndarray)):
+        value = "; ".join(str(x) for x in value)
+    return safe_csv_value(value)
+
+
 def export_csv(table: pd.DataFrame, path: Path) -> None:
     """Write a table as CSV with formula injection neutralised, atomically."""
     safe = table.copy()
     for col in safe.columns:
-        if safe[col].dtype == object:
-            safe[col] = safe[col].map(
-                lambda v: (
-                    safe_csv_value(v)
-                    if not isinstance(v, (list, tuple))
-                    else safe_csv_value("; ".join(str(x) for x in v))
-                )
-            )
+        # pandas 3 reads text as the "str" dtype and Parquet lists as numpy arrays in object
+        # columns: both need cleaning.
+        if pd.api.types.is_object_dtype(safe[col]) or pd.api.types.is_string_dtype(safe[col]):
+            safe[col] = safe[col].map(_csv_cell).astype(object)
     write_text_atomic(path, safe.to_csv(index=False))
 
 
@@ -247,7 +251,11 @@ def build_context(out_dir: Path, config, figures: list[dict], generated_at: str)
         "figures": figures,
         "claims": claim_rows,
         "support": support_groups,
-        "evidence": evidence.to_dict("records"),
+        "evidence": evidence.assign(
+            verdict=evidence["verdict"].map(
+                lambda v: config.compare.evidence_verdict_labels.get(str(v), v)
+            )
+        ).to_dict("records"),
         "evidence_source": str(config.compare.evidence_csv or ""),
         "audit_note": "No review verdicts recorded yet for this run.",
         "methods": methods,

@@ -59,7 +59,14 @@ def test_manifest_records_config_versions_and_input_hashes(run_dir):
         "inputs/empty.txt",
         "inputs/image.txt",
     }
-    assert [s["name"] for s in manifest["stages"]] == ["load", "segment", "extract"]
+    assert [s["name"] for s in manifest["stages"]] == [
+        "load",
+        "segment",
+        "extract",
+        "topics",
+        "compare",
+        "report",
+    ]
 
 
 def test_rerun_gives_identical_tables(run_dir, tmp_path):
