@@ -5,7 +5,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test lint bench-html bench-load clean-processed
+.PHONY: install run test lint bench-html bench-load bench-extract bench-topics bench-report \
+	notebooks notebooks-clear clean-processed
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,5 +35,21 @@ bench-html: $(STAMP)
 bench-load: $(STAMP)
 	$(BIN)/python benchmarks/load_throughput.py
 
+bench-extract: $(STAMP)
+	$(BIN)/python benchmarks/extract_throughput.py
+
+bench-topics: $(STAMP)
+	$(BIN)/python benchmarks/topics_benchmark.py --corpus shared
+
+bench-report: $(STAMP)
+	$(BIN)/python benchmarks/report_benchmark.py
+
+notebooks: $(STAMP)
+	$(BIN)/python -m ipykernel install --user --name selfhelp-pipeline --display-name "selfhelp-pipeline"
+	$(BIN)/jupyter lab notebooks/
+
+notebooks-clear: $(STAMP)
+	$(BIN)/jupyter nbconvert --clear-output --inplace notebooks/*.ipynb
+
 clean-processed:
-	rm -rf data/processed/*.parquet data/processed/manifest.json
+	rm -rf data/processed/*.parquet data/processed/manifest.json data/processed/topic_model

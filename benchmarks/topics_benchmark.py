@@ -56,17 +56,22 @@ def _inputs(corpus: str, limit: int | None, work: Path) -> list[Path]:
     return out
 
 
-def _prepare(args, work: Path):
+def _config(args):
     from pipeline.config import load_config
-    from pipeline.io import read_table
+
+    return load_config(overrides={"topics": {"unit": args.unit, "backend": args.backend}})
+
+
+def _prepare(args, work: Path) -> Path:
+    """Load, segment and extract once; every model reads these tables (not timed)."""
     from pipeline.runner import stage_extract, stage_load, stage_segment
 
-    config = load_config(overrides={"topics": {"unit": args.unit, "backend": args.backend}})
+    config = _config(args)
     out = work / "tables"
     stage_load(_inputs(args.corpus, args.limit, work), out, config)
     stage_segment(out, config)
     stage_extract(out, config)
-    return config, read_table(out, "segments"), read_table(out, "mentions")
+    return out
 
 
 def _npmi_and_diversity(topic_words: list[list[str]], texts: list[list[str]]):
@@ -147,15 +152,17 @@ RUNNERS = {
 }
 
 
-def _child(key, args, queue):
-    with tempfile.TemporaryDirectory() as tmp:
-        config, segments, mentions = _prepare(args, Path(tmp))
-        start = time.perf_counter()
-        words, texts = RUNNERS[key][1](config, segments, mentions, args.k)
-        seconds = time.perf_counter() - start
-        npmi, diversity = _npmi_and_diversity(words, texts)
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        queue.put((key, len(words), npmi, diversity, seconds, peak, len(texts)))
+def _child(key, args, tables, queue):
+    from pipeline.io import read_table
+
+    config = _config(args)
+    segments, mentions = read_table(tables, "segments"), read_table(tables, "mentions")
+    start = time.perf_counter()
+    words, texts = RUNNERS[key][1](config, segments, mentions, args.k)
+    seconds = time.perf_counter() - start
+    npmi, diversity = _npmi_and_diversity(words, texts)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    queue.put((key, len(words), npmi, diversity, seconds, peak, len(texts)))
 
 
 def main() -> int:
@@ -169,9 +176,11 @@ def main() -> int:
     ctx = mp.get_context("spawn")
     results = {}
     args.k = 20  # replaced by (a)'s topic count once (a) has run
+    tmp = tempfile.TemporaryDirectory()
+    tables = _prepare(args, Path(tmp.name))
     for key in args.models.split(","):
         queue = ctx.Queue()
-        proc = ctx.Process(target=_child, args=(key, args, queue))
+        proc = ctx.Process(target=_child, args=(key, args, tables, queue))
         proc.start()
         proc.join()
         if proc.exitcode != 0:
@@ -189,6 +198,7 @@ def main() -> int:
         print(
             f"{RUNNERS[key][0]:<36}{n:>7}{npmi:>8.3f}{div:>9.3f}{sec:>9.1f}{peak:>10.0f}{units:>8}"
         )
+    tmp.cleanup()
     if "a" in results and "b" in results:
         print(
             f"speed-up (a) vs (b): {results['b'][4] / results['a'][4]:.1f}x; "

@@ -109,7 +109,12 @@ class TopicsConfig(_Section):
     min_cluster_size: int = Field(ge=2)
     min_cluster_share: float = Field(ge=0, le=1)
     min_samples: int = Field(ge=1)
+    cluster_selection_method: Literal["eom", "leaf"]
+    guided: bool
+    ngram_max: int = Field(ge=1, le=3)
+    bm25_weighting: bool
     min_df: int = Field(ge=1)
+    max_df: float = Field(gt=0, le=1)
     mmr_diversity: float = Field(ge=0, le=1)
     reduce_outliers: bool
     outlier_threshold: float

@@ -114,6 +114,7 @@ def fit_topics(segments: pd.DataFrame, mentions: pd.DataFrame, config: Config) -
         )
     from bertopic import BERTopic
     from bertopic.representation import KeyBERTInspired, MaximalMarginalRelevance
+    from bertopic.vectorizers import ClassTfidfTransformer
     from hdbscan import HDBSCAN
     from sklearn.feature_extraction.text import CountVectorizer
     from umap import UMAP
@@ -135,24 +136,36 @@ def fit_topics(segments: pd.DataFrame, mentions: pd.DataFrame, config: Config) -
         min_cluster_size=min_cluster,
         min_samples=cfg.min_samples,
         metric="euclidean",
-        cluster_selection_method="eom",
+        cluster_selection_method=cfg.cluster_selection_method,
         prediction_data=True,
     )
-    # BERTopic fits the vectorizer on one joined document per topic, so min_df counts topics.
+    # BERTopic fits the vectorizer on one joined document per topic, so min_df and max_df count
+    # topics: a word in most topics' documents says nothing about any of them.
     vectorizer = CountVectorizer(
-        stop_words=sorted(_stop_words(cfg)), ngram_range=(1, 2), min_df=cfg.min_df
+        stop_words=sorted(_stop_words(cfg)),
+        ngram_range=(1, cfg.ngram_max),
+        min_df=cfg.min_df,
+        max_df=cfg.max_df,
     )
-    representation = [
-        KeyBERTInspired(top_n_words=30, random_state=cfg.random_state),
-        MaximalMarginalRelevance(diversity=cfg.mmr_diversity, top_n_words=10),
-    ]
+    # Top words come from c-TF-IDF diversified by MMR (they keep the co-occurrence that NPMI
+    # rewards); KeyBERTInspired + MMR words, closer in meaning to the topic, make the labels.
+    representation = {
+        "Main": MaximalMarginalRelevance(diversity=cfg.mmr_diversity, top_n_words=10),
+        "KeyBERT": [
+            KeyBERTInspired(top_n_words=30, random_state=cfg.random_state),
+            MaximalMarginalRelevance(diversity=cfg.mmr_diversity, top_n_words=10),
+        ],
+    }
     model = BERTopic(
         embedding_model=_encoder_model(cfg.backend, config.embeddings.cache_dir),
         umap_model=umap_model,
         hdbscan_model=hdbscan_model,
         vectorizer_model=vectorizer,
+        ctfidf_model=ClassTfidfTransformer(
+            reduce_frequent_words=True, bm25_weighting=cfg.bm25_weighting
+        ),
         representation_model=representation,
-        seed_topic_list=seed_topics(mentions, cfg) or None,
+        seed_topic_list=(seed_topics(mentions, cfg) or None) if cfg.guided else None,
         top_n_words=10,
         calculate_probabilities=False,
         verbose=False,
@@ -216,8 +229,9 @@ def _tables(
     segment_topics["probability"] = [
         round(float(_cos(vector_of_text[t], centroids[topic_of_text[t]])), 4) for t in units["text"]
     ]
-    # 2. Topic words and labels.
+    # 2. Topic words (c-TF-IDF + MMR) and labels (KeyBERTInspired + MMR).
     words = _topic_words(model, sorted(centroids))
+    label_words = _topic_words(model, sorted(centroids), aspect="KeyBERT")
     # 3. Share of sign/cause/intervention mentions among the mentions inside each topic's units.
     located = _locate_mentions(mentions, segment_topics)
     rows = []
@@ -231,7 +245,7 @@ def _tables(
         rows.append(
             {
                 "topic_id": int(topic_id),
-                "label": _label(topic_id, words[topic_id]),
+                "label": _label(topic_id, label_words[topic_id] or words[topic_id]),
                 "top_words": words[topic_id][:10],
                 "size": len(members),
                 **{f"share_{c}": round(float((cats == c).sum() / total), 4) for c in CATEGORIES},
@@ -255,10 +269,15 @@ def _cos(a: np.ndarray, b: np.ndarray) -> float:
     return float(a @ b) / denom if denom else 0.0
 
 
-def _topic_words(model, topic_ids: list[int]) -> dict[int, list[str]]:
+def _topic_words(model, topic_ids: list[int], aspect: str | None = None) -> dict[int, list[str]]:
+    """Top words per topic, from the main representation or a named aspect."""
     words = {}
+    aspects = getattr(model, "topic_aspects_", None) or {}
     for topic_id in topic_ids:
-        pairs = model.get_topic(topic_id) if model is not None else []
+        if aspect is not None:
+            pairs = aspects.get(aspect, {}).get(topic_id, [])
+        else:
+            pairs = model.get_topic(topic_id) if model is not None else []
         words[topic_id] = [w for w, _ in (pairs or []) if w][:10]
     return words
 
