@@ -94,6 +94,15 @@ def _summary(stages: list[runner.StageResult], out_dir: Path, rejected: int) -> 
         console.print(f"[yellow]{rejected} input(s) rejected[/]: see {out_dir}/rejected.parquet")
 
 
+def _inputs(given: list[Path] | None, cfg: Config) -> list[Path]:
+    """The input paths (default: paths.raw); a missing one is a usage error."""
+    inputs = list(given) if given else [cfg.paths.raw]
+    missing = [str(p) for p in inputs if not p.exists()]
+    if missing:
+        raise _fail(f"input path does not exist: {', '.join(missing)}")
+    return inputs
+
+
 def _exit_for(rejected: int) -> None:
     if rejected:
         raise typer.Exit(EXIT_PARTIAL)
@@ -115,10 +124,7 @@ def run(
 ) -> None:
     """Run every stage on the inputs and write the tables and the manifest."""
     cfg = _config(config)
-    inputs = list(input) if input else [cfg.paths.raw]
-    missing = [str(p) for p in inputs if not p.exists()]
-    if missing:
-        raise _fail(f"input path does not exist: {', '.join(missing)}")
+    inputs = _inputs(input, cfg)
     out_dir = out or cfg.paths.processed
     report_dir = out_dir / "report" if out else cfg.paths.reports
     with _progress() as progress:
@@ -142,10 +148,7 @@ def load(
 ) -> None:
     """Load, clean and screen inputs: writes documents, boilerplate and rejected."""
     cfg = _config(config)
-    inputs = list(input) if input else [cfg.paths.raw]
-    missing = [str(p) for p in inputs if not p.exists()]
-    if missing:
-        raise _fail(f"input path does not exist: {', '.join(missing)}")
+    inputs = _inputs(input, cfg)
     out_dir = out or cfg.paths.processed
     with _progress() as progress:
         stage = runner.stage_load(inputs, out_dir, cfg, progress)
@@ -161,49 +164,42 @@ def _require_table(out_dir: Path, name: str) -> None:
         )
 
 
+def _run_stage(
+    stage_fn, out: Path | None, config: Path | None, requires: str, failures: str | None = None
+) -> None:
+    """Run one table-to-table stage on an output folder, with progress and a summary."""
+    cfg = _config(config)
+    out_dir = out or cfg.paths.processed
+    _require_table(out_dir, requires)
+    with _progress() as progress:
+        stage = stage_fn(out_dir, cfg, progress)
+    failed = stage.counts.get(failures, 0) if failures else 0
+    _summary([stage], out_dir, failed)
+    _exit_for(failed)
+
+
 @app.command()
 def segment(out: OutOpt = None, config: ConfigOpt = None) -> None:
     """Split the loaded documents into sections, items, paragraphs and sentences."""
-    cfg = _config(config)
-    out_dir = out or cfg.paths.processed
-    _require_table(out_dir, "documents")
-    with _progress() as progress:
-        stage = runner.stage_segment(out_dir, cfg, progress)
-    _summary([stage], out_dir, 0)
+    _run_stage(runner.stage_segment, out, config, requires="documents")
 
 
 @app.command()
 def extract(out: OutOpt = None, config: ConfigOpt = None) -> None:
     """Extract signs, causes, interventions and cited claims; build the concept table."""
-    cfg = _config(config)
-    out_dir = out or cfg.paths.processed
-    _require_table(out_dir, "segments")
-    with _progress() as progress:
-        stage = runner.stage_extract(out_dir, cfg, progress)
-    _summary([stage], out_dir, stage.counts["failed_paragraphs"])
-    _exit_for(stage.counts["failed_paragraphs"])
+    _run_stage(runner.stage_extract, out, config, requires="segments", failures="failed_paragraphs")
 
 
 @app.command()
 def topics(out: OutOpt = None, config: ConfigOpt = None) -> None:
     """Fit BERTopic over the segments: topics, segment and document topic tables, the model."""
-    cfg = _config(config)
-    out_dir = out or cfg.paths.processed
-    _require_table(out_dir, "mentions")
-    with _progress() as progress:
-        stage = runner.stage_topics(out_dir, cfg, progress)
-    _summary([stage], out_dir, 0)
+    _run_stage(runner.stage_topics, out, config, requires="mentions")
 
 
 @app.command()
 def compare(out: OutOpt = None, config: ConfigOpt = None) -> None:
     """Compare what articles assert with the claims they cite: support, flags, coverage."""
-    cfg = _config(config)
-    out_dir = out or cfg.paths.processed
-    _require_table(out_dir, "claims")
-    with _progress() as progress:
-        stage = runner.stage_compare(out_dir, cfg, progress)
-    _summary([stage], out_dir, 0)
+    _run_stage(runner.stage_compare, out, config, requires="claims")
 
 
 @app.command()
@@ -283,10 +279,7 @@ def train(
     from pipeline.train import train_spancat
 
     cfg = _config(config)
-    inputs = list(input) if input else [cfg.paths.raw]
-    missing = [str(p) for p in inputs if not p.exists()]
-    if missing:
-        raise _fail(f"input path does not exist: {', '.join(missing)}")
+    inputs = _inputs(input, cfg)
     record = train_spancat(inputs, cfg, seed=seed, max_steps=max_steps)
     console.print_json(data={k: v for k, v in record.items() if k != "per_label"})
 
