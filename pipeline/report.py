@@ -21,6 +21,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from pipeline.compare import category_coverage, concept_coverage
 from pipeline.io import read_table, write_text_atomic
+from pipeline.segment import with_sentences
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 CSV_TABLES = (
@@ -79,16 +80,6 @@ def export_csv(table: pd.DataFrame, path: Path) -> None:
     write_text_atomic(path, safe.to_csv(index=False))
 
 
-def _sentence_of(segments: pd.DataFrame, doc_id: str, start: int, end: int) -> str:
-    rows = segments[
-        (segments["doc_id"] == doc_id)
-        & (segments["kind"] == "sentence")
-        & (segments["start"] <= start)
-        & (segments["end"] >= end)
-    ]
-    return rows["text"].iloc[0] if len(rows) else ""
-
-
 def build_context(out_dir: Path, config, figures: list[dict], generated_at: str) -> dict:
     """Everything the templates show, from the tables in `out_dir`."""
     documents = read_table(out_dir, "documents")
@@ -138,10 +129,12 @@ def build_context(out_dir: Path, config, figures: list[dict], generated_at: str)
     coverage = concept_coverage(support)
     asserted = mentions[~mentions["in_claim"]]
     recurring: dict[str, list] = {}
+    firsts = asserted.drop_duplicates("concept_id").set_index("concept_id")
     for category in ("sign", "cause", "intervention"):
         rows = []
-        for r in coverage[coverage["category"] == category].head(25).itertuples(index=False):
-            first = asserted[asserted["concept_id"] == r.concept_id].iloc[0]
+        top = coverage[coverage["category"] == category].head(25)
+        examples = with_sentences(firsts.loc[top["concept_id"]].reset_index(), segments)
+        for r, first in zip(top.itertuples(index=False), examples.itertuples(index=False)):
             rows.append(
                 {
                     "concept": r.concept,
@@ -150,8 +143,7 @@ def build_context(out_dir: Path, config, figures: list[dict], generated_at: str)
                     "n_backed": r.n_backed,
                     "n_partial": r.n_partial,
                     "share_backed": r.share_backed,
-                    "example": _sentence_of(segments, first.doc_id, first.start, first.end)
-                    or first.text,
+                    "example": first.sentence or first.text,
                     "example_source": f"{article(first.doc_id)} — {sources.get(first.doc_id, '')}",
                 }
             )
@@ -195,7 +187,10 @@ def build_context(out_dir: Path, config, figures: list[dict], generated_at: str)
         for c in claims.itertuples(index=False)
     ]
     support_flags = flags[flags["item_type"] == "support"].groupby("item_id")["flag"].apply(list)
-    mention_rows = mentions.set_index("mention_id")
+    located = with_sentences(mentions, segments)
+    sentence_of = {
+        m: s or t for m, s, t in zip(located["mention_id"], located["sentence"], located["text"])
+    }
     support_groups = []
     by_doc = support.groupby("doc_id", sort=False)
     ordered = sorted(by_doc.groups, key=lambda d: (-int((support["doc_id"] == d).sum()), d))
@@ -204,10 +199,7 @@ def build_context(out_dir: Path, config, figures: list[dict], generated_at: str)
         rows = []
         for r in group.itertuples(index=False):
             first_id = list(r.evidence_mention_ids)[0] if len(r.evidence_mention_ids) else None
-            words = ""
-            if first_id is not None and first_id in mention_rows.index:
-                m = mention_rows.loc[first_id]
-                words = _sentence_of(segments, doc_id, m.start, m.end) or m.text
+            words = sentence_of.get(first_id, "")
             rows.append(
                 {
                     "category": r.category,

@@ -337,3 +337,27 @@ def segment_documents(
         "text",
     ]
     return pd.DataFrame(rows, columns=columns)
+
+
+def with_sentences(spans: pd.DataFrame, segments: pd.DataFrame) -> pd.DataFrame:
+    """Add the source sentence of each span (a mention or a claim).
+
+    Args:
+        spans: rows with `doc_id`, `start` and `end` (offsets into `documents.text`).
+        segments: the `segments` table.
+
+    Returns:
+        A copy of `spans` with a `sentence` column: the text of the first sentence segment that
+        overlaps the span, or the empty string when none does.
+    """
+    sentences = segments[segments["kind"] == "sentence"]
+    by_doc = {
+        doc_id: list(zip(group["start"], group["end"], group["text"]))
+        for doc_id, group in sentences.groupby("doc_id")
+    }
+    out = spans.copy()
+    out["sentence"] = [
+        next((text for s, e, text in by_doc.get(doc_id, []) if s < end and start < e), "")
+        for doc_id, start, end in zip(spans["doc_id"], spans["start"], spans["end"])
+    ]
+    return out
