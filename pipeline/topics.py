@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -55,11 +56,17 @@ def topic_units(segments: pd.DataFrame, cfg: TopicsConfig) -> pd.DataFrame:
     return units[["segment_id", "doc_id", "start", "end", "text"]].reset_index(drop=True)
 
 
-def lemmatise(texts: list[str], config: Config) -> list[str]:
-    """Lower-cased lemmas of content words, for the CountVectorizer (numbers dropped)."""
+@lru_cache(maxsize=2)
+def _lemmatizer(model: str):
+    """The spaCy pipeline up to the lemmatizer, loaded once per process."""
     from pipeline.nlp import load_model
 
-    nlp = load_model(config.spacy.model, exclude=("parser", "ner", "senter"))
+    return load_model(model, exclude=("parser", "ner", "senter"))
+
+
+def lemmatise(texts: list[str], config: Config) -> list[str]:
+    """Lower-cased lemmas of content words, for the CountVectorizer (numbers dropped)."""
+    nlp = _lemmatizer(config.spacy.model)
     out = []
     for doc in nlp.pipe(texts, batch_size=config.spacy.batch_size):
         out.append(
