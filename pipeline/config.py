@@ -138,6 +138,15 @@ class ReportConfig(_Section):
     max_articles: int = Field(ge=1)
 
 
+class RunConfig(_Section):
+    executor: Literal["local", "dask"]
+    scheduler: str | None
+    dask_workers: int = Field(ge=1)
+    partition_docs: int = Field(ge=1)
+    partition_files: int = Field(ge=1)
+    cache: bool
+
+
 class EmbeddingsConfig(_Section):
     cache_dir: Path
 
@@ -146,6 +155,7 @@ class Config(_Section):
     """The whole configuration; each stage reads its own section."""
 
     paths: PathsConfig
+    run: RunConfig
     load: LoadConfig
     fetch: FetchConfig
     clean: CleanConfig

@@ -425,58 +425,82 @@ def make_doc_id(record: Record) -> str:
     return f"{slug or 'doc'}-{short_hash(record.source, length=8)}"
 
 
+RAW_COLUMNS = [
+    "doc_id",
+    "source",
+    "format",
+    "title",
+    "url",
+    "site",
+    "author",
+    "published",
+    "fetched_at",
+    "sha256",
+    "encoding",
+    "raw_text",
+]
+"""Columns of the documents table as read, before cleaning."""
+
+
+def record_row(record: Record) -> dict:
+    """The documents-table row of a record (columns RAW_COLUMNS)."""
+    return {
+        "doc_id": make_doc_id(record),
+        "source": record.source,
+        "format": record.format,
+        "title": record.title,
+        "url": record.url,
+        "site": record.site,
+        "author": record.author,
+        "published": record.published,
+        "fetched_at": record.fetched_at,
+        "sha256": sha256_text(record.raw_text),
+        "encoding": record.encoding,
+        "raw_text": record.raw_text,
+    }
+
+
+def drop_repeated_ids(rows: Iterable[dict], rejected: list[Rejection]) -> list[dict]:
+    """Keep the first row of each doc_id (the same source key loaded twice, e.g. an input given
+    twice); later ones become rejections."""
+    kept, seen = [], set()
+    for row in rows:
+        if row["doc_id"] in seen:
+            rejected.append(
+                Rejection(row["source"], "load", "same source loaded twice", row["doc_id"])
+            )
+            continue
+        seen.add(row["doc_id"])
+        kept.append(row)
+    return kept
+
+
+def read_rows(item: InputFile, config: Config) -> tuple[list[dict], list[Rejection]]:
+    """Read one input file into documents-table rows and rejections."""
+    rows: list[dict] = []
+    rejected: list[Rejection] = []
+    for out in read_input(item, config):
+        if isinstance(out, Rejection):
+            rejected.append(out)
+        else:
+            rows.append(record_row(out))
+    return rows, rejected
+
+
 def load_documents(
     inputs: Iterable[Path], config: Config, progress=None
 ) -> tuple[pd.DataFrame, list[Rejection]]:
     """Read every input into the documents table (before cleaning).
 
     Returns:
-        The documents (doc_id, source, format, title, url, site, author, published,
-        fetched_at, sha256, encoding, raw_text), and the rejections.
+        The documents (columns RAW_COLUMNS), and the rejections.
     """
     files, rejected = find_inputs(inputs, config.load.ignore)
     rows: list[dict] = []
-    seen_ids: set[str] = set()
     for item in files:
-        for out in read_input(item, config):
-            if isinstance(out, Rejection):
-                rejected.append(out)
-                continue
-            doc_id = make_doc_id(out)
-            if doc_id in seen_ids:  # same source key twice (an input given twice): keep the first
-                rejected.append(Rejection(out.source, "load", "same source loaded twice", doc_id))
-                continue
-            seen_ids.add(doc_id)
-            rows.append(
-                {
-                    "doc_id": doc_id,
-                    "source": out.source,
-                    "format": out.format,
-                    "title": out.title,
-                    "url": out.url,
-                    "site": out.site,
-                    "author": out.author,
-                    "published": out.published,
-                    "fetched_at": out.fetched_at,
-                    "sha256": sha256_text(out.raw_text),
-                    "encoding": out.encoding,
-                    "raw_text": out.raw_text,
-                }
-            )
+        file_rows, file_rejected = read_rows(item, config)
+        rows.extend(file_rows)
+        rejected.extend(file_rejected)
         if progress is not None:
             progress(item.source)
-    columns = [
-        "doc_id",
-        "source",
-        "format",
-        "title",
-        "url",
-        "site",
-        "author",
-        "published",
-        "fetched_at",
-        "sha256",
-        "encoding",
-        "raw_text",
-    ]
-    return pd.DataFrame(rows, columns=columns), rejected
+    return pd.DataFrame(drop_repeated_ids(rows, rejected), columns=RAW_COLUMNS), rejected
