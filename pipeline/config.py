@@ -147,6 +147,26 @@ class RunConfig(_Section):
     cache: bool
 
 
+class ReviewConfig(_Section):
+    db: Path
+    host: str
+    port: int = Field(ge=0, le=65535)
+    token_env: str
+    max_comment_chars: int = Field(ge=1)
+    max_concept_chars: int = Field(ge=1)
+    max_reviewer_chars: int = Field(ge=1)
+    max_body_bytes: int = Field(ge=1024)
+    page_size: int = Field(ge=1)
+    claim_confidence: dict[str, float]
+
+    @field_validator("claim_confidence")
+    @classmethod
+    def _confidences(cls, value: dict[str, float]) -> dict[str, float]:
+        if not value or not all(0 <= v <= 1 for v in value.values()):
+            raise ValueError("review.claim_confidence needs values between 0 and 1")
+        return value
+
+
 class EmbeddingsConfig(_Section):
     cache_dir: Path
 
@@ -167,6 +187,7 @@ class Config(_Section):
     topics: TopicsConfig
     compare: CompareConfig
     report: ReportConfig
+    review: ReviewConfig
 
 
 class ConfigError(ValueError):
