@@ -6,12 +6,15 @@ becomes a row of the `rejected` table and the run goes on.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import fnmatch
 import gzip
 import io
 import json
 import re
+import stat
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -35,6 +38,10 @@ SUPPORTED_SUFFIXES = (
     ".csv",
 )
 _SLUG = re.compile(r"[^a-z0-9]+")
+_GZIP_CHUNK = 1 << 20
+MAX_TITLE_CHARS = 300  # a longer "title" is a text in the wrong column; spaCy reads titles whole
+_MAX_CONTROL_SHARE = 0.05  # more control bytes than this at the start: binary, not text
+_MAX_NUL_SHARE = 0.01  # more NUL bytes than this anywhere: binary; fewer are stray and removed
 _MD_HEADING = re.compile(r"^#{1,6}\s+")
 
 
@@ -78,49 +85,101 @@ def _suffix(path: Path) -> str:
     return path.suffix.lower()
 
 
-def _read_bytes(path: Path, cfg: LoadConfig) -> bytes:
+def _read_bytes(path: Path, cfg: LoadConfig) -> tuple[bytes, str | None]:
     """Read a file (decompressing .gz) with a size cap that also stops gzip bombs.
+
+    The cap is checked on the compressed size first, then while inflating, so a bomb is refused
+    after `max_file_bytes` of output, not after inflating it all. A gzip stream that is cut short
+    or corrupt keeps what came before the damage.
+
+    Returns:
+        (the bytes, None) or, for damaged gzip data, (the bytes before the damage, why).
 
     Raises:
         ValueError: the file or its decompressed content is over `max_file_bytes`.
     """
+    cap = cfg.max_file_bytes
     size = path.stat().st_size
-    if size > cfg.max_file_bytes:
-        raise ValueError(f"file is {size} bytes, over load.max_file_bytes ({cfg.max_file_bytes})")
-    if path.name.lower().endswith(".gz"):
+    if size > cap:
+        raise ValueError(f"file is {size} bytes, over load.max_file_bytes ({cap})")
+    if not path.name.lower().endswith(".gz"):
+        return path.read_bytes(), None
+    chunks: list[bytes] = []
+    total = 0
+    try:
         with gzip.open(path, "rb") as fh:
-            data = fh.read(cfg.max_file_bytes + 1)
-        if len(data) > cfg.max_file_bytes:
-            raise ValueError(
-                f"decompresses to over load.max_file_bytes ({cfg.max_file_bytes}); refused"
-            )
-        return data
-    return path.read_bytes()
+            # read1 returns what one inflate step gives: nothing decoded is lost when a later
+            # step fails, unlike read(n), which drops its partial buffer on EOFError.
+            while chunk := fh.read1(_GZIP_CHUNK):
+                total += len(chunk)
+                if total > cap:
+                    raise ValueError(f"decompresses to over load.max_file_bytes ({cap}); refused")
+                chunks.append(chunk)
+    except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+        if not chunks:
+            raise
+        return b"".join(chunks), (
+            f"gzip data is cut short or corrupt after {total} decompressed bytes ({exc}); "
+            "the content before it was read"
+        )
+    return b"".join(chunks), None
+
+
+def _utf16_without_bom(head: bytes) -> str | None:
+    """'utf-16-le' or 'utf-16-be' when `head` has the NUL pattern of BOM-less UTF-16 text.
+
+    Latin-script text in UTF-16 has a NUL as every other byte; binary data has NULs anywhere.
+    """
+    even, odd = head[0::2], head[1::2]
+    if len(head) < 64 or len(head) % 2:
+        return None
+    if odd.count(0) > 0.4 * len(odd) and even.count(0) < 0.02 * len(even):
+        return "utf-16-le"
+    if even.count(0) > 0.4 * len(even) and odd.count(0) < 0.02 * len(odd):
+        return "utf-16-be"
+    return None
 
 
 def decode_text(data: bytes, cfg: LoadConfig) -> tuple[str, str]:
-    """Decode bytes to text: BOMs first, then the configured encodings in order.
+    """Decode bytes to text: BOMs and BOM-less UTF-16 first, then the configured encodings.
+
+    A few stray NUL bytes (a damaged copy) are removed; a UTF-8 character cut off at the end of
+    a truncated file is dropped rather than turning the whole file into cp1252 mojibake.
 
     Returns:
-        (text, encoding used).
+        (text, encoding used, with a note in brackets when bytes were removed).
 
     Raises:
-        ValueError: the bytes look binary (NUL bytes or many control characters).
+        ValueError: the bytes look binary (many NUL or control bytes).
     """
     if data.startswith(b"\xef\xbb\xbf"):
         return data[3:].decode("utf-8", errors="replace"), "utf-8-sig"
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         return data.decode("utf-16", errors="replace"), "utf-16"
     head = data[:8192]
+    utf16 = _utf16_without_bom(head)
+    if utf16:
+        return data.decode(utf16, errors="replace"), utf16
     controls = sum(b < 9 or 13 < b < 32 for b in head)
-    if b"\x00" in head or (head and controls / len(head) > 0.05):
+    nuls = data.count(0)
+    if (head and controls / len(head) > _MAX_CONTROL_SHARE) or nuls > _MAX_NUL_SHARE * len(data):
         raise ValueError("binary content (NUL or control bytes), not text")
+    note = ""
+    if nuls:
+        data = data.replace(b"\x00", b"")
+        note = f" ({nuls} NUL bytes removed)"
     for encoding in cfg.encodings:
         try:
-            return data.decode(encoding), encoding
-        except UnicodeDecodeError:
-            continue
-    return data.decode("utf-8", errors="replace"), "utf-8 (with replacements)"
+            return data.decode(encoding), encoding + note
+        except UnicodeDecodeError as exc:
+            cut_short = exc.reason == "unexpected end of data" and exc.end == len(data)
+            if cut_short and codecs.lookup(encoding).name == "utf-8":
+                try:
+                    text = data[: exc.start].decode(encoding)
+                except UnicodeDecodeError:
+                    continue
+                return text, f"{encoding} (incomplete last character dropped){note}"
+    return data.decode("utf-8", errors="replace"), f"utf-8 (with replacements){note}"
 
 
 def _first(row: dict, columns: list[str]) -> str:
@@ -136,17 +195,19 @@ def _first(row: dict, columns: list[str]) -> str:
 def _date(value: str) -> str:
     """A publication date as ISO when it is a Unix timestamp (FakeHealth), else as given."""
     try:
-        stamp = float(value)
-    except ValueError:
+        return datetime.fromtimestamp(float(value), UTC).date().isoformat()
+    except (ValueError, OverflowError, OSError):  # not a number, or out of any calendar's range
         return value
-    return datetime.fromtimestamp(stamp, UTC).date().isoformat()
 
 
 def _site(value: str) -> str:
     """The host of a URL; a value that is not a URL (a site name) is kept."""
     if "://" not in value:
         return value
-    return urlparse(value).hostname or ""
+    try:
+        return urlparse(value).hostname or ""
+    except ValueError:  # "http://[broken": a bad URL must not cost the record
+        return ""
 
 
 def _plain_title(text: str, clean: CleanConfig) -> str:
@@ -155,7 +216,7 @@ def _plain_title(text: str, clean: CleanConfig) -> str:
     for line in text.splitlines():
         stripped = line.strip()
         if stripped and not any(p.match(stripped) for p in patterns):
-            return _MD_HEADING.sub("", stripped)[:300]
+            return _MD_HEADING.sub("", stripped)[:MAX_TITLE_CHARS]
     return ""
 
 
@@ -164,7 +225,10 @@ def _plain_title(text: str, clean: CleanConfig) -> str:
 
 def read_text_file(path: Path, source: str, config: Config) -> Iterator[Record | Rejection]:
     """A .txt/.md web dump: the first (non-navigation) line is the title."""
-    text, encoding = decode_text(_read_bytes(path, config.load), config.load)
+    data, damage = _read_bytes(path, config.load)
+    if damage:
+        yield Rejection(source, "load", damage)
+    text, encoding = decode_text(data, config.load)
     yield Record(
         source=source,
         format=_suffix(path).lstrip("."),
@@ -173,6 +237,22 @@ def read_text_file(path: Path, source: str, config: Config) -> Iterator[Record |
         name=path.stem,
         encoding=encoding,
     )
+
+
+# A run of the same tag opened (or closed) many times in a row, with nothing in between. lxml
+# stops reading at 255 levels of nesting and silently drops the text below; no real page nests
+# a tag 32 times in a row, so such runs are collapsed to one tag before parsing. Void elements
+# (<meta>, <link>, <br>) do not nest: runs of them are left alone.
+_VOID = r"(?!(?:area|base|br|col|embed|hr|img|input|link|meta|param|source|track|wbr)\b)"
+_NESTED_OPEN = re.compile(
+    rf"(<{_VOID}([a-zA-Z][\w-]*)\b[^<>]*>\s*)(?:<\2\b[^<>]*>\s*){{31,}}", re.I
+)
+_NESTED_CLOSE = re.compile(r"(</([a-zA-Z][\w-]*)\s*>\s*)(?:</\2\s*>\s*){31,}")
+
+
+def _flatten_deep_nesting(html: str) -> str:
+    """`html` with runs of 32 or more identical nested tags collapsed to one."""
+    return _NESTED_CLOSE.sub(r"\1", _NESTED_OPEN.sub(r"\1", html))
 
 
 def parse_html(
@@ -187,6 +267,8 @@ def parse_html(
     import trafilatura
     from trafilatura.metadata import extract_metadata
 
+    if isinstance(html, str):
+        html = _flatten_deep_nesting(html)
     try:
         text = trafilatura.extract(
             html,
@@ -206,7 +288,9 @@ def parse_html(
         source=source,
         format="html" if not fetched_at else "url",
         raw_text=text,
-        title=(meta.title if meta and meta.title else "") or _plain_title(text, clean),
+        title=((meta.title if meta and meta.title else "") or _plain_title(text, clean))[
+            :MAX_TITLE_CHARS
+        ],
         url=meta_url or "",
         site=(meta.sitename or meta.hostname or "") if meta else _site(url),
         author=(meta.author or "") if meta else "",
@@ -218,7 +302,10 @@ def parse_html(
 
 def read_html_file(path: Path, source: str, config: Config) -> Iterator[Record | Rejection]:
     """An .html/.htm file, gzipped or not."""
-    text, encoding = decode_text(_read_bytes(path, config.load), config.load)
+    data, damage = _read_bytes(path, config.load)
+    if damage:
+        yield Rejection(source, "load", damage)
+    text, encoding = decode_text(data, config.load)
     record = parse_html(text, source, config.clean, name=path.name.split(".")[0])
     if isinstance(record, Record):
         record.encoding = encoding
@@ -236,7 +323,7 @@ def _record_from_row(
         source=source,
         format=fmt,
         raw_text=text,
-        title=_first(row, cfg.title_columns),
+        title=_first(row, cfg.title_columns)[:MAX_TITLE_CHARS],
         url=url,
         site=_site(_first(row, ["source", "site"]) or url),
         author=_first(row, cfg.author_columns),
@@ -246,33 +333,87 @@ def _record_from_row(
     )
 
 
+def _unique_key(key: str, seen: set[str], where: str) -> str:
+    """`key`, or `key@where` when an earlier record took it (then `key@where~2`, ...).
+
+    Records with the same ID both load, apart; none overwrites another, even when an ID is
+    literally some other record's generated key.
+    """
+    candidate, n = key, 1
+    while candidate in seen:
+        candidate = f"{key}@{where}" + (f"~{n}" if n > 1 else "")
+        n += 1
+    seen.add(candidate)
+    return candidate
+
+
+def _jsonl_lines(data: bytes, cfg: LoadConfig) -> Iterator[tuple[int, str | None, str]]:
+    """(line number, text, encoding), or (line number, None, why) for a line that is not text.
+
+    Lines are decoded one by one, so one line in another encoding (or with binary junk) does not
+    turn every other line into mojibake. Lines end at \\n only: JSON strings may hold U+2028.
+    """
+    if data.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")) or _utf16_without_bom(
+        data[:8192]
+    ):
+        text, encoding = decode_text(data, cfg)
+        for line_no, line in enumerate(text.split("\n"), start=1):
+            yield line_no, line, encoding
+        return
+    for line_no, raw in enumerate(data.split(b"\n"), start=1):
+        if not raw.strip():
+            yield line_no, "", "utf-8"
+            continue
+        try:
+            line, encoding = decode_text(raw, cfg)
+        except ValueError as exc:
+            yield line_no, None, str(exc)
+            continue
+        yield line_no, line, encoding
+
+
 def read_jsonl_file(path: Path, source: str, cfg: LoadConfig) -> Iterator[Record | Rejection]:
     """One JSON object per line; a broken line is rejected with its line number."""
-    text, encoding = decode_text(_read_bytes(path, cfg), cfg)
+    data, damage = _read_bytes(path, cfg)
+    if damage:
+        yield Rejection(source, "load", damage)
     seen: set[str] = set()
-    for line_no, line in enumerate(text.splitlines(), start=1):
+    for line_no, line, encoding in _jsonl_lines(data, cfg):
+        where = f"{source}:{line_no}"
+        if line is None:
+            yield Rejection(where, "load", f"line {line_no}: {encoding}")
+            continue
         if not line.strip():
             continue
         try:
             row = json.loads(line)
         except json.JSONDecodeError as exc:
-            yield Rejection(
-                f"{source}:{line_no}", "load", f"line {line_no}: invalid JSON ({exc.msg})"
-            )
+            yield Rejection(where, "load", f"line {line_no}: invalid JSON ({exc.msg})")
+            continue
+        except RecursionError:
+            yield Rejection(where, "load", f"line {line_no}: invalid JSON (nested too deeply)")
+            continue
+        except ValueError as exc:  # e.g. an integer of more digits than Python converts
+            yield Rejection(where, "load", f"line {line_no}: invalid JSON ({exc})")
             continue
         if not isinstance(row, dict):
-            yield Rejection(f"{source}:{line_no}", "load", f"line {line_no}: not a JSON object")
+            yield Rejection(where, "load", f"line {line_no}: not a JSON object")
             continue
-        key = _first(row, cfg.id_columns) or f"line{line_no}"
-        if key in seen:  # a duplicate ID keeps both records apart, by line number
-            key = f"{key}@line{line_no}"
-        seen.add(key)
-        yield _record_from_row(row, f"{source}#{key}", "jsonl", cfg, key, encoding)
+        key = _unique_key(_first(row, cfg.id_columns) or f"line{line_no}", seen, f"line{line_no}")
+        record = _record_from_row(row, f"{source}#{key}", "jsonl", cfg, key, encoding)
+        if isinstance(record, Rejection):
+            record.reason = f"line {line_no}: {record.reason}"
+        yield record
 
 
 def read_csv_file(path: Path, source: str, cfg: LoadConfig) -> Iterator[Record | Rejection]:
     """A CSV with a header row; the text column is the first of `load.text_columns` present."""
-    text, encoding = decode_text(_read_bytes(path, cfg), cfg)
+    data, damage = _read_bytes(path, cfg)
+    if damage:
+        yield Rejection(source, "load", damage)
+    text, encoding = decode_text(data, cfg)
+    # A whole article is one field: allow fields as long as the file may be (default 128 KiB).
+    csv.field_size_limit(max(csv.field_size_limit(), cfg.max_file_bytes))
     reader = csv.DictReader(io.StringIO(text, newline=""))
     columns = reader.fieldnames or []
     if not any(c in columns for c in cfg.text_columns):
@@ -283,12 +424,18 @@ def read_csv_file(path: Path, source: str, cfg: LoadConfig) -> Iterator[Record |
         )
         return
     seen: set[str] = set()
-    for row_no, row in enumerate(reader, start=1):
-        key = _first(row, cfg.id_columns) or f"row{row_no}"
-        if key in seen:
-            key = f"{key}@row{row_no}"
-        seen.add(key)
-        yield _record_from_row(row, f"{source}#{key}", "csv", cfg, f"{path.stem}-{key}", encoding)
+    row_no = 0
+    try:
+        for row_no, row in enumerate(reader, start=1):
+            key = _unique_key(_first(row, cfg.id_columns) or f"row{row_no}", seen, f"row{row_no}")
+            name = f"{path.stem}-{key}"
+            yield _record_from_row(row, f"{source}#{key}", "csv", cfg, name, encoding)
+    except csv.Error as exc:  # the rows before the damage are kept
+        yield Rejection(
+            f"{source}:{reader.line_num}",
+            "load",
+            f"CSV unreadable from row {row_no + 1} (line {reader.line_num}) on: {exc}",
+        )
 
 
 def read_url_list_file(
@@ -338,7 +485,8 @@ def _is_url_list(path: Path) -> bool:
     from pipeline.fetch import looks_like_url_list
 
     try:
-        head = path.read_bytes()[:65536].decode("utf-8", errors="replace")
+        with path.open("rb") as fh:
+            head = fh.read(65536).decode("utf-8", errors="replace")
     except OSError:
         return False
     return looks_like_url_list(head)
@@ -353,10 +501,43 @@ class InputFile:
     source: str  # path relative to the input root: stable across clones and machines
 
 
+def _printable(path: str) -> str:
+    """`path` with bytes that are not UTF-8 (Linux allows them in names) as \\x escapes.
+
+    Such names come back from the file system as lone surrogates, which no table can store.
+    """
+    return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def _not_plain_file(path: Path, root: Path | None) -> str | None:
+    """Why `path` is not read as an input (a FIFO would block, a link may lead anywhere), or None.
+
+    Args:
+        path: a path found in an input folder, or given directly.
+        root: the input folder it was found in; None for a path given directly.
+    """
+    try:
+        if path.is_symlink():
+            if not path.exists():
+                return "broken symbolic link"
+            if root is not None and not path.resolve().is_relative_to(root.resolve()):
+                return "symbolic link to outside the input folder; not followed"
+        mode = path.stat().st_mode
+    except OSError as exc:
+        return f"cannot read: {exc.strerror or exc}"
+    if stat.S_ISREG(mode):
+        return None
+    kind = "folder" if stat.S_ISDIR(mode) else "FIFO" if stat.S_ISFIFO(mode) else "special file"
+    return f"not a regular file ({kind})"
+
+
 def find_inputs(
     inputs: Iterable[Path], ignore: list[str]
 ) -> tuple[list[InputFile], list[Rejection]]:
     """Expand files and folders into input files, sorted for a deterministic order.
+
+    Links out of an input folder, broken links, FIFOs and devices are rejected here, so that no
+    later step opens them.
 
     Args:
         inputs: files or folders.
@@ -366,13 +547,18 @@ def find_inputs(
     rejected: list[Rejection] = []
     for root in inputs:
         root = Path(root)
-        if not root.exists():
-            rejected.append(Rejection(str(root), "load", "path does not exist"))
-        elif root.is_file():
-            found.append(InputFile(root, root.name))
+        if not root.exists() and not root.is_symlink():
+            rejected.append(Rejection(_printable(str(root)), "load", "path does not exist"))
+        elif not root.is_dir():
+            problem = _not_plain_file(root, None)
+            if problem:
+                rejected.append(Rejection(_printable(root.name), "load", problem))
+            else:
+                found.append(InputFile(root, _printable(root.name)))
         else:
             try:
-                paths = sorted(p for p in root.rglob("*") if p.is_file() or p.is_symlink())
+                # Folders are walked, not followed: rglob does not descend into linked folders.
+                paths = sorted(p for p in root.rglob("*") if p.is_symlink() or not p.is_dir())
             except OSError as exc:
                 rejected.append(Rejection(str(root), "load", f"cannot list folder: {exc}"))
                 continue
@@ -384,39 +570,60 @@ def find_inputs(
                     fnmatch.fnmatch(rel, pat) or fnmatch.fnmatch(path.name, pat) for pat in ignore
                 ):
                     continue
-                found.append(InputFile(path, f"{root.name}/{rel}"))
+                source = _printable(f"{root.name}/{rel}")
+                problem = _not_plain_file(path, root)
+                if problem:
+                    rejected.append(Rejection(source, "load", problem))
+                else:
+                    found.append(InputFile(path, source))
     return found, rejected
 
 
-def read_input(item: InputFile, config: Config) -> Iterator[Record | Rejection]:
-    """Dispatch one input file to its reader; any failure becomes a Rejection."""
+def _read_any(item: InputFile, config: Config) -> Iterator[Record | Rejection]:
+    """Dispatch one input file to the reader of its type."""
     cfg = config.load
     suffix = _suffix(item.path)
+    if suffix not in SUPPORTED_SUFFIXES:
+        yield Rejection(
+            item.source,
+            "load",
+            f"unsupported file type {suffix or '(none)'}; supported: "
+            f"{', '.join(SUPPORTED_SUFFIXES)}",
+        )
+    elif not item.path.is_file():
+        yield Rejection(item.source, "load", "not a regular file")
+    elif item.path.stat().st_size == 0:
+        yield Rejection(item.source, "load", "empty file")
+    elif suffix in (".html", ".htm", ".html.gz", ".htm.gz"):
+        yield from read_html_file(item.path, item.source, config)
+    elif suffix in (".jsonl", ".jsonl.gz"):
+        yield from read_jsonl_file(item.path, item.source, cfg)
+    elif suffix == ".csv":
+        yield from read_csv_file(item.path, item.source, cfg)
+    elif _is_url_list(item.path):
+        yield from read_url_list_file(item.path, item.source, config, config.paths.web_cache)
+    else:
+        yield from read_text_file(item.path, item.source, config)
+
+
+def read_input(item: InputFile, config: Config) -> Iterator[Record | Rejection]:
+    """Read one input file; any failure becomes a Rejection, and so does a file with no record.
+
+    Every input thus leaves a trace: at least one document or one row of `rejected`.
+    """
+    produced = False
     try:
-        if suffix not in SUPPORTED_SUFFIXES:
-            yield Rejection(
-                item.source,
-                "load",
-                f"unsupported file type {suffix or '(none)'}; supported: "
-                f"{', '.join(SUPPORTED_SUFFIXES)}",
-            )
-        elif not item.path.is_file():
-            yield Rejection(item.source, "load", "not a regular file")
-        elif item.path.stat().st_size == 0:
-            yield Rejection(item.source, "load", "empty file")
-        elif suffix in (".html", ".htm", ".html.gz", ".htm.gz"):
-            yield from read_html_file(item.path, item.source, config)
-        elif suffix in (".jsonl", ".jsonl.gz"):
-            yield from read_jsonl_file(item.path, item.source, cfg)
-        elif suffix == ".csv":
-            yield from read_csv_file(item.path, item.source, cfg)
-        elif _is_url_list(item.path):
-            yield from read_url_list_file(item.path, item.source, config, config.paths.web_cache)
-        else:
-            yield from read_text_file(item.path, item.source, config)
-    except (OSError, ValueError, EOFError, gzip.BadGzipFile, csv.Error) as exc:
+        for out in _read_any(item, config):
+            produced = True
+            yield out
+    except (OSError, ValueError, EOFError, gzip.BadGzipFile, csv.Error, zlib.error) as exc:
+        produced = True
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         yield Rejection(item.source, "load", f"cannot read: {reason}")
+    if not produced:
+        yield Rejection(
+            item.source, "load", "no records: the file holds no document (blank or header only)"
+        )
 
 
 def make_doc_id(record: Record) -> str:
@@ -463,15 +670,26 @@ def record_row(record: Record) -> dict:
 def drop_repeated_ids(rows: Iterable[dict], rejected: list[Rejection]) -> list[dict]:
     """Keep the first row of each doc_id (the same source key loaded twice, e.g. an input given
     twice); later ones become rejections."""
-    kept, seen = [], set()
+    kept, seen = [], {}
     for row in rows:
-        if row["doc_id"] in seen:
+        first = seen.get(row["doc_id"])
+        if first is None:
+            seen[row["doc_id"]] = row
+            kept.append(row)
+        elif first["source"] == row["source"] and first["sha256"] == row["sha256"]:
             rejected.append(
                 Rejection(row["source"], "load", "same source loaded twice", row["doc_id"])
             )
-            continue
-        seen.add(row["doc_id"])
-        kept.append(row)
+        else:  # two inputs under folders of the same name, or a hash collision: say so
+            rejected.append(
+                Rejection(
+                    row["source"],
+                    "load",
+                    f"doc_id {row['doc_id']} is taken by another input with different text "
+                    f"({first['source']}); give input folders distinct names",
+                    row["doc_id"],
+                )
+            )
     return kept
 
 

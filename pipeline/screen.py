@@ -67,27 +67,38 @@ def flag_duplicates(documents: pd.DataFrame, cfg: LoadConfig) -> pd.DataFrame:
     return out
 
 
+def _unusable(text: str, n_words: int, cfg: LoadConfig) -> str | None:
+    """Why a cleaned document cannot be processed at all, or None."""
+    if n_words < cfg.min_words:
+        what = "empty after cleaning" if n_words == 0 else f"only {n_words} words"
+        return f"{what} (load.min_words is {cfg.min_words})"
+    longest = max(map(len, text.split("\n")))
+    if longest > cfg.max_paragraph_chars:
+        # Each paragraph goes to spaCy whole, and spaCy refuses texts over 1M characters.
+        return (
+            f"a paragraph of {longest} characters, over load.max_paragraph_chars "
+            f"({cfg.max_paragraph_chars}): not an article"
+        )
+    return None
+
+
 def screen_documents(
     documents: pd.DataFrame, cfg: LoadConfig
 ) -> tuple[pd.DataFrame, list[Rejection]]:
     """Flag short, non-English and duplicate documents.
 
-    Too-short documents are rejected (a row in `rejected`, none in documents); non-English ones
+    Too-short documents, and those with a paragraph over `max_paragraph_chars`, are rejected (a
+    row in `rejected`, none in documents); non-English ones
     stay in `documents` with `is_english=False` and also get a `rejected` row, so the reason is
     visible in the report. Duplicates are only flagged.
     """
     rejected: list[Rejection] = []
     keep = []
     for row in documents.itertuples(index=False):
-        too_short = row.n_words < cfg.min_words
-        if too_short:
-            what = "empty after cleaning" if row.n_words == 0 else f"only {row.n_words} words"
-            rejected.append(
-                Rejection(
-                    row.source, "clean", f"{what} (load.min_words is {cfg.min_words})", row.doc_id
-                )
-            )
-        keep.append(not too_short)
+        reason = _unusable(row.text, row.n_words, cfg)
+        if reason:
+            rejected.append(Rejection(row.source, "clean", reason, row.doc_id))
+        keep.append(reason is None)
     out = documents[keep].copy()
     out["is_english"] = out["english_ratio"] >= cfg.english_min_ratio
     for row in out[~out["is_english"]].itertuples(index=False):

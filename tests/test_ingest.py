@@ -134,7 +134,7 @@ def test_jsonl_broken_lines_are_reported_by_line_and_good_lines_load(tmp_path, c
     assert sorted(r.reason for r in rejected) == [
         "line 2: invalid JSON (Expecting property name enclosed in double quotes)",
         "line 3: not a JSON object",
-        "no text in any of the columns ['text', 'answerText', 'body', 'content', 'article']",
+        f"line 5: no text in any of the columns {config.load.text_columns}",
     ]
 
 
