@@ -285,6 +285,86 @@ def train(
 
 
 @app.command()
+def review(
+    out: OutOpt = None,
+    config: ConfigOpt = None,
+    db: Annotated[
+        Path | None,
+        typer.Option("--db", help="Verdict database (default: review.db of the config)."),
+    ] = None,
+    host: Annotated[
+        str | None, typer.Option(help="Address to listen on (default: review.host, loopback).")
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option(help="Port; 0 picks a free one (default: review.port).")
+    ] = None,
+    token: Annotated[
+        str | None,
+        typer.Option(help="Access token, required off loopback (default: $PIPELINE_REVIEW_TOKEN)."),
+    ] = None,
+    backup: Annotated[
+        Path | None, typer.Option(help="Write a consistent copy of the database here and exit.")
+    ] = None,
+    export: Annotated[
+        Path | None, typer.Option(help="Write the verdicts here (.csv or .jsonl) and exit.")
+    ] = None,
+    import_: Annotated[
+        Path | None,
+        typer.Option("--import", help="Add the verdicts of an export (.csv or .jsonl) and exit."),
+    ] = None,
+) -> None:
+    """Start the review app: accept, reject or correct every extracted item against its source.
+
+    With --import, --export or --backup it works on the verdict database instead (safe while
+    the app runs) and exits.
+    """
+    import os
+    from urllib.parse import quote
+
+    from pipeline.review.app import InconsistentTablesError, Settings, is_loopback, make_server
+    from pipeline.review.store import Limits, ReviewStore, VerdictError
+
+    cfg = _config(config)
+    db_path = db or cfg.review.db
+    if backup or export or import_:
+        if not import_ and not db_path.exists():
+            raise _fail(f"no verdict database at {db_path}")
+        rc = cfg.review
+        store = ReviewStore(
+            db_path, Limits(rc.max_comment_chars, rc.max_concept_chars, rc.max_reviewer_chars)
+        )
+        try:
+            if import_:
+                counts = store.import_verdicts(import_)
+                console.print(f"imported {counts['imported']}, already present {counts['skipped']}")
+            if export:
+                console.print(f"exported {store.export(export)} verdicts to {export}")
+        except VerdictError as exc:
+            raise _fail(str(exc)) from None
+        if backup:
+            console.print(f"backup of {db_path} written to {store.backup(backup)}")
+        return
+    out_dir = out or cfg.paths.processed
+    _require_table(out_dir, "support")
+    token = token or os.environ.get(cfg.review.token_env) or None
+    settings = Settings.from_config(cfg, out_dir, db=db, host=host, port=port, token=token)
+    if not is_loopback(settings.host) and not settings.token:
+        raise _fail(
+            f"listening on {settings.host} needs an access token: --token or "
+            f"${cfg.review.token_env}"
+        )
+    try:
+        server, sock = make_server(settings)
+    except OSError as exc:
+        raise _fail(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror}") from None
+    except InconsistentTablesError as exc:
+        raise _fail(f"the tables in {out_dir} do not fit together ({exc}): re-run") from None
+    url = settings.url + (f"?token={quote(token, safe='')}" if token else "")
+    typer.echo(f"Review app: {url}  (verdicts in {settings.db}; Ctrl+C stops it)")
+    server.run(sockets=[sock])
+
+
+@app.command()
 def schemas() -> None:
     """Print the documented table schemas as Markdown (the README's table reference)."""
     from pipeline.schemas import schema_markdown

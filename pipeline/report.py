@@ -80,6 +80,17 @@ def export_csv(table: pd.DataFrame, path: Path) -> None:
     write_text_atomic(path, safe.to_csv(index=False))
 
 
+def review_audit(documents, segments, mentions, claims, support, flags, config) -> dict | None:
+    """Reviewed precision, coverage and agreement of this run's items (see
+    `review.store.review_summary`); None when there is no verdict database."""
+    from pipeline.review import build_items, review_summary
+
+    items = build_items(
+        documents, segments, mentions, claims, support, flags, config.review.claim_confidence
+    )
+    return review_summary(config.review.db, items)
+
+
 def build_context(out_dir: Path, config, figures: list[dict], generated_at: str) -> dict:
     """Everything the templates show, from the tables in `out_dir`."""
     documents = read_table(out_dir, "documents")
@@ -220,6 +231,7 @@ def build_context(out_dir: Path, config, figures: list[dict], generated_at: str)
                 ),
             }
         )
+    audit = review_audit(documents, segments, mentions, claims, support, flags, config)
     stages = manifest.get("stages", [])
     methods = {
         "pipeline run started": manifest.get("started_at", ""),
@@ -249,7 +261,9 @@ def build_context(out_dir: Path, config, figures: list[dict], generated_at: str)
             )
         ).to_dict("records"),
         "evidence_source": str(config.compare.evidence_csv or ""),
-        "audit_note": "No review verdicts recorded yet for this run.",
+        "audit": audit,
+        "audit_note": "No review verdicts recorded yet for this run"
+        + ("." if audit else f" (no verdict database at {config.review.db})."),
         "methods": methods,
         "input_hashes": manifest.get("input_sha256", {}),
         "config_yaml": yaml.safe_dump(config.model_dump(mode="json"), sort_keys=True),
