@@ -306,10 +306,14 @@ def clean_documents(documents: pd.DataFrame, cfg: CleanConfig) -> tuple[pd.DataF
         maps.append(result.offset_map)
         removed_rows.extend({"doc_id": doc_id, **span} for span in result.removed)
     out = documents.copy()
-    out["text"] = texts
-    out["offset_map"] = maps
-    out["n_words"] = [len(t.split()) for t in texts]
-    out["english_ratio"] = [round(english_ratio(t), 4) for t in texts]
+    # Explicit dtypes: columns built from empty lists would be float64, which no table takes.
+    index = out.index
+    out["text"] = pd.Series(texts, index=index, dtype="str")
+    out["offset_map"] = pd.Series(maps, index=index, dtype=object)
+    out["n_words"] = pd.Series([len(t.split()) for t in texts], index=index, dtype="int64")
+    out["english_ratio"] = pd.Series(
+        [round(english_ratio(t), 4) for t in texts], index=index, dtype="float64"
+    )
     boilerplate = pd.DataFrame(
         removed_rows, columns=["doc_id", "rule", "raw_start", "raw_end", "text"]
     )

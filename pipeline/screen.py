@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pandas as pd
 from datasketch import MinHash, MinHashLSH
 
@@ -99,7 +100,8 @@ def screen_documents(
         if reason:
             rejected.append(Rejection(row.source, "clean", reason, row.doc_id))
         keep.append(reason is None)
-    out = documents[keep].copy()
+    # A boolean array, not a list: an empty list would select no columns instead of no rows.
+    out = documents[np.array(keep, dtype=bool)].copy()
     out["is_english"] = out["english_ratio"] >= cfg.english_min_ratio
     for row in out[~out["is_english"]].itertuples(index=False):
         rejected.append(

@@ -1,4 +1,5 @@
-"""Shared fixtures: the real data in ../shared/data, the default config, the reference article."""
+"""Shared fixtures: the real data in ../shared/data, the default config, the reference article;
+and the reliability summary printed at the end of the run (see tests/reliability.py)."""
 
 from __future__ import annotations
 
@@ -35,3 +36,14 @@ def gold() -> list[dict]:
 @pytest.fixture(scope="session")
 def reference_raw() -> str:
     return (REPO / "data" / "raw" / "articles" / f"{REFERENCE}.txt").read_text(encoding="utf-8")
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """Print what the reliability tests tried and lost (nothing when none of them ran)."""
+    from tests.reliability import summary_lines
+
+    lines = summary_lines()
+    if lines:
+        terminalreporter.section("reliability: inputs tried, faults injected, runs resumed")
+        for line in lines:
+            terminalreporter.write_line(line)
