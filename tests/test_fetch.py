@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import socket
@@ -34,6 +35,7 @@ from pipeline.fetch import (
     parse_feed_or_sitemap,
     read_url_list,
 )
+from tests.reliability import record_reliability
 
 pytestmark = pytest.mark.network
 
@@ -140,6 +142,8 @@ def test_404_is_cached_but_server_errors_are_fetched_again(make_fetcher):
         for _ in range(2):
             missing = make_fetcher().fetch(f"{base}/gone")
             failing = make_fetcher().fetch(f"{base}/storm")
+    record_reliability("fault:http-error", "404 twice, cached")
+    record_reliability("fault:5xx-storm", "500 twice, not cached")
     assert gone.hits == 1 and missing.from_cache
     assert (missing.status, missing.error, missing.body) == (404, "HTTP 404", None)
     assert storm.hits == 2 and not failing.from_cache
@@ -155,6 +159,7 @@ def test_robots_txt_disallow_is_obeyed_and_read_once_per_host(make_fetcher):
     with serve({"/robots.txt": robots, "/private/notes": secret, "/public": public}) as base:
         refused = fetcher.fetch(f"{base}/private/notes")
         allowed = fetcher.fetch(f"{base}/public")
+    record_reliability("fault:robots-disallow", "Disallow: /private/", lost=int(not allowed.ok))
     assert refused.error == "disallowed by robots.txt" and refused.body is None
     assert secret.hits == 0
     assert allowed.ok and public.hits == 1
@@ -174,6 +179,7 @@ def test_robots_txt_server_error_disallows_the_host(make_fetcher):
     page = Route(PAGE)
     with serve({"/robots.txt": Reply("down", status=503), "/article": page}) as base:
         result = make_fetcher(respect_robots=True).fetch(f"{base}/article")
+    record_reliability("fault:robots-disallow", "robots.txt answers 503")
     assert result.error == "disallowed by robots.txt (robots.txt unavailable: HTTP 503)"
     assert page.hits == 0
 
@@ -194,6 +200,7 @@ def test_retry_after_seconds_is_honoured(make_fetcher, time_):
     busy = Route(Reply("slow down", status=429, headers={"Retry-After": "3"}), PAGE)
     with serve({"/busy": busy}) as base:
         result = make_fetcher(max_retries=2, backoff_base_s=0.01).fetch(f"{base}/busy")
+    record_reliability("fault:429-retry-after", "Retry-After: 3", lost=int(not result.ok))
     assert result.ok and result.body == PAGE.payload
     assert busy.hits == 2
     assert time_.sleeps == [3.0]
@@ -214,6 +221,9 @@ def test_retry_after_forms_and_cap(make_fetcher, time_, retry_after, expected_wa
     cfg = fetch_config(max_retries=1, backoff_base_s=0.25, max_retry_after_s=5.0)
     with serve({"/busy": busy}) as base:
         result = make_fetcher(cfg).fetch(f"{base}/busy")
+    record_reliability(
+        "fault:5xx-storm", f"503, Retry-After {retry_after}", lost=int(not result.ok)
+    )
     assert result.ok
     assert time_.sleeps == [expected_wait]
 
@@ -222,6 +232,7 @@ def test_server_error_storm_gives_up_after_max_retries_plus_one_tries(make_fetch
     storm = Route(Reply("down", status=500))
     with serve({"/storm": storm}) as base:
         result = make_fetcher(max_retries=3, backoff_base_s=0.1).fetch(f"{base}/storm")
+    record_reliability("fault:5xx-storm", "500 on every try")
     assert storm.hits == 4
     assert time_.sleeps == pytest.approx([0.1, 0.2, 0.4])  # exponential backoff
     assert result.error == "HTTP 500 (gave up after 4 tries)"
@@ -231,6 +242,7 @@ def test_server_error_storm_gives_up_after_max_retries_plus_one_tries(make_fetch
 def test_connection_refused_is_retried_and_reported_not_raised(make_fetcher, time_):
     fetcher = make_fetcher(max_retries=1, backoff_base_s=0.1, respect_robots=False)
     result = fetcher.fetch(f"http://127.0.0.1:{free_port()}/x")
+    record_reliability("fault:connection-refused", "no server on the port")
     assert not result.ok and result.status is None
     assert result.error.startswith("ConnectError") and "gave up after 2 tries" in result.error
     assert time_.sleeps == [0.1]
@@ -250,6 +262,7 @@ def test_body_that_takes_longer_than_timeout_in_total_is_cut_off(tmp_path):
         Fetcher(cfg, tmp_path, sleep=FakeTime().sleep, clock=lambda: float(next(ticks))) as fetcher,
     ):
         result = fetcher.fetch(f"{base}/drip")
+    record_reliability("fault:slow-body", "body dripped past the deadline")
     assert result.error == "timed out after 2.0s"
     assert result.body is None
 
@@ -258,9 +271,63 @@ def test_slow_response_times_out_and_is_retried(make_fetcher):
     slow = Route(Reply("late", delay_s=3.0))
     with serve({"/slow": slow}) as base:
         result = make_fetcher(timeout_s=0.2, max_retries=1).fetch(f"{base}/slow")
+    record_reliability("fault:slow-body", "no answer within the timeout")
     assert result.error == "timed out after 0.2s (gave up after 2 tries)"
     assert result.status is None and result.body is None
     assert slow.hits == 2
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+def test_mid_body_disconnect_is_retried_and_the_cut_body_never_kept(make_fetcher, chunked):
+    """The server announces the whole page, sends half and hangs up; the next try is whole."""
+    half = len(PAGE.payload) // 2
+    flaky = Route(Reply(PAGE.payload, chunked=chunked, cut_after=half), PAGE)
+    with serve({"/flaky": flaky}) as base:
+        result = make_fetcher(max_retries=1).fetch(f"{base}/flaky")
+    record_reliability(
+        "fault:mid-body-disconnect",
+        f"{'chunked' if chunked else 'Content-Length'} body cut at {half} bytes, then whole",
+        lost=int(result.body != PAGE.payload),
+    )
+    assert result.ok and result.body == PAGE.payload
+    assert flaky.hits == 2
+
+
+def test_body_that_is_always_cut_off_is_an_error_and_not_cached(make_fetcher, tmp_path):
+    cut = Route(Reply(PAGE.payload, cut_after=100))
+    with serve({"/cut": cut}) as base:
+        result = make_fetcher(max_retries=2).fetch(f"{base}/cut")
+    record_reliability(
+        "fault:mid-body-disconnect", "cut at 100 bytes on every try", lost=int(result.ok)
+    )
+    assert result.body is None and not result.ok
+    assert result.error.startswith("RemoteProtocolError")
+    assert result.error.endswith("(gave up after 3 tries)")
+    assert cut.hits == 3
+    assert not (tmp_path / "cache").exists()  # a later run tries again
+
+
+def test_body_that_stalls_midway_times_out_and_is_retried(make_fetcher):
+    """Headers and 100 bytes arrive, then nothing: the read timeout ends the wait."""
+    stalled = Route(Reply(PAGE.payload, cut_after=100, stall_s=30.0), PAGE)
+    with serve({"/stalled": stalled}) as base:
+        result = make_fetcher(timeout_s=0.3, max_retries=1).fetch(f"{base}/stalled")
+    record_reliability(
+        "fault:slow-body", "stalls after 100 bytes, then whole", lost=int(not result.ok)
+    )
+    assert result.ok and result.body == PAGE.payload
+    assert stalled.hits == 2
+
+
+def test_gzip_content_encoding_bomb_is_cut_at_max_body_bytes(make_fetcher):
+    """The body limit counts decoded bytes: 64 MiB of zeros sent as 64 KB of gzip is refused."""
+    bomb = gzip.compress(b"\0" * (64 * 2**20), compresslevel=9)
+    reply = Reply(bomb, headers={"Content-Encoding": "gzip"})
+    with serve({"/bomb": reply}) as base:
+        result = make_fetcher(max_body_bytes=1_000_000).fetch(f"{base}/bomb")
+    record_reliability("input:gzip-bomb", "HTTP Content-Encoding: gzip, 64 MiB inflated")
+    assert len(bomb) < 1_000_000  # the wire size alone would pass the limit
+    assert result.error == "body over max_body_bytes (1000000)" and result.body is None
 
 
 # Redirects
@@ -278,6 +345,7 @@ def test_redirect_loop_is_an_error(make_fetcher):
     a, b = Route(redirect("/b")), Route(redirect("/a"))
     with serve({"/a": a, "/b": b}) as base:
         result = make_fetcher().fetch(f"{base}/a")
+    record_reliability("fault:redirect-loop", "/a -> /b -> /a")
     assert result.error.startswith("redirect loop/limit (5) exceeded")
     assert result.body is None
     assert (a.hits, b.hits) == (1, 1)
@@ -305,6 +373,8 @@ def test_every_redirect_hop_is_checked(make_fetcher):
         fetcher = make_fetcher(respect_robots=True)
         to_file = fetcher.fetch(f"{base}/to-file")
         to_private = fetcher.fetch(f"{base}/to-private")
+    record_reliability("fault:ssrf-refused", "redirect to file://")
+    record_reliability("fault:robots-disallow", "redirect into a disallowed path")
     assert to_file.error == "unsupported scheme file"
     assert to_private.error == "disallowed by robots.txt"
     assert to_private.final_url == f"{base}/private/notes"
@@ -333,6 +403,8 @@ def test_every_redirect_hop_is_checked(make_fetcher):
 def test_body_size_and_content_type_checks(make_fetcher, reply, error):
     with serve({"/doc": reply}) as base:
         result = make_fetcher(max_body_bytes=1000).fetch(f"{base}/doc")
+    if error is not None:
+        record_reliability("fault:unusable-body", error)
     assert result.error == error
     assert result.ok is (error is None)
     assert (result.body == reply.payload) if error is None else result.body is None
@@ -361,8 +433,11 @@ def test_default_config_refuses_local_hosts_and_other_schemes(tmp_path, time_):
             "http://0.0.0.0/",
         ]:
             error = fetcher.fetch(url).error
+            record_reliability("fault:ssrf-refused", url.replace(port, "PORT"))
             assert error.startswith("refused private/loopback host"), url
             assert error.endswith("(set fetch.allow_private_hosts)")
+        for url in ("file:///etc/passwd", "ftp://example.com/x", "example.com/article"):
+            record_reliability("fault:ssrf-refused", url)
         assert fetcher.fetch("file:///etc/passwd").error == "unsupported scheme file"
         assert fetcher.fetch("ftp://example.com/x").error == "unsupported scheme ftp"
         assert fetcher.fetch("example.com/article").error == "unsupported scheme (none)"
@@ -380,6 +455,7 @@ def test_host_name_resolving_to_private_address_is_refused(tmp_path, monkeypatch
     monkeypatch.setattr(socket, "getaddrinfo", fake_getaddrinfo)
     with Fetcher(load_config().fetch, tmp_path) as fetcher:
         result = fetcher.fetch("https://intranet.example/wiki")
+    record_reliability("fault:ssrf-refused", "public name resolving to 192.168.7.7")
     assert resolved == ["intranet.example"]
     assert result.error.startswith("refused private/loopback host intranet.example")
 
@@ -437,6 +513,7 @@ def test_discovery_is_capped_at_max_sitemap_urls(make_fetcher):
 def test_billion_laughs_sitemap_is_refused_not_expanded(make_fetcher):
     with serve({"/sitemap.xml": Reply(BILLION_LAUGHS, content_type="application/xml")}) as base:
         urls, errors = discover_urls(make_fetcher(), f"{base}/sitemap.xml")
+    record_reliability("input:xml-entities", "billion laughs sitemap over HTTP")
     assert urls == []
     assert len(errors) == 1 and errors[0][1].startswith("unsafe XML refused")
 

@@ -40,6 +40,9 @@ class Reply:
         headers: Extra headers; a Content-Length given here replaces the real one.
         delay_s: Seconds to wait before answering (cut short when the server stops).
         chunked: Send the body in chunked encoding, without Content-Length.
+        cut_after: Send only this many bytes of the body (headers still announce all of it),
+            wait `stall_s`, then drop the connection: a mid-body disconnect or a stalled body.
+        stall_s: Seconds to wait before dropping a cut body (cut short when the server stops).
     """
 
     body: bytes | str = b""
@@ -48,6 +51,8 @@ class Reply:
     headers: Mapping[str, str] = field(default_factory=dict)
     delay_s: float = 0.0
     chunked: bool = False
+    cut_after: int | None = None
+    stall_s: float = 0.0
 
     @property
     def payload(self) -> bytes:
@@ -157,13 +162,19 @@ class _Handler(BaseHTTPRequestHandler):
         # One request per connection: no idle keep-alive thread delays shutdown.
         self.send_header("Connection", "close")
         self.end_headers()
+        limit = len(payload) if reply.cut_after is None else reply.cut_after
         if not reply.chunked:
-            self.wfile.write(payload)
-            return
-        for start in range(0, len(payload), _CHUNK_BYTES):
-            chunk = payload[start : start + _CHUNK_BYTES]
-            self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
-        self.wfile.write(b"0\r\n\r\n")
+            self.wfile.write(payload[:limit])
+        else:
+            for start in range(0, limit, _CHUNK_BYTES):
+                chunk = payload[start : min(start + _CHUNK_BYTES, limit)]
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            if reply.cut_after is None:
+                self.wfile.write(b"0\r\n\r\n")
+        if reply.cut_after is not None:
+            self.wfile.flush()
+            self.server.stopping.wait(reply.stall_s)
+            self.close_connection = True  # hang up with the body unfinished
 
     def log_message(self, format: str, *args: object) -> None:
         """Stay quiet: test output is for failures."""
