@@ -10,6 +10,7 @@ from webserver import Reply, Route, html_page, redirect, robots_txt, rss_feed, s
 
 from pipeline.cli import EXIT_PARTIAL, app
 from pipeline.io import read_table
+from tests.reliability import record_reliability
 
 pytestmark = pytest.mark.network
 
@@ -83,6 +84,18 @@ def test_url_list_with_sitemap_feed_and_failures(tmp_path: Path, reference_raw: 
                 read_table(out, "rejected").reason,
             )
         )
+        fetched = set(docs.source.str.replace(base, ""))
+        for path, kind in [
+            ("/flaky", "fault:429-retry-after"),
+            ("/missing", "fault:http-error"),
+            ("/broken", "fault:5xx-storm"),
+            ("/loop", "fault:redirect-loop"),
+            ("/big", "fault:unusable-body"),
+            ("/slow", "fault:slow-body"),
+            ("/private/secret", "fault:robots-disallow"),
+        ]:
+            lost = 0 if path in fetched or path in reasons else 1
+            record_reliability(kind, f"URL list through the load stage: {path}", lost=lost)
         assert reasons["/missing"] == "HTTP 404"
         assert reasons["/broken"].startswith("HTTP 500")
         assert "redirect" in reasons["/loop"]
