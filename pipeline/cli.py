@@ -18,6 +18,7 @@ from rich.table import Table
 
 from pipeline import runner
 from pipeline.config import Config, ConfigError, load_config
+from pipeline.store import OutputLocked, run_lock
 
 EXIT_PARTIAL = 3
 EXIT_USAGE = 2
@@ -45,6 +46,11 @@ OutOpt = Annotated[
 ]
 
 
+ForceOpt = Annotated[
+    bool, typer.Option("--force", help="Recompute even if the inputs did not change.")
+]
+
+
 def _fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
     console.print(f"[bold red]error:[/] {message}")
     return typer.Exit(code)
@@ -56,6 +62,15 @@ def _config(path: Path | None) -> Config:
     try:
         return load_config(path)
     except ConfigError as exc:
+        raise _fail(str(exc)) from None
+
+
+@contextmanager
+def _locked():
+    """Turn a held output folder into a one-line error (exit 2) instead of a traceback."""
+    try:
+        yield
+    except OutputLocked as exc:
         raise _fail(str(exc)) from None
 
 
@@ -121,15 +136,57 @@ def run(
     ] = None,
     out: OutOpt = None,
     config: ConfigOpt = None,
+    force: Annotated[
+        str | None,
+        typer.Option(
+            "--force",
+            help=f"Recompute this stage and every later one ({', '.join(runner.STAGES)}), "
+            "ignoring cached results.",
+        ),
+    ] = None,
+    executor: Annotated[
+        str | None,
+        typer.Option(
+            "--executor", help="local or dask: where partitions run [default: run.executor]."
+        ),
+    ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            "--scheduler",
+            help="Dask scheduler address, e.g. tcp://HOST:8786; without it --executor dask "
+            "starts a LocalCluster.",
+        ),
+    ] = None,
 ) -> None:
-    """Run every stage on the inputs and write the tables and the manifest."""
+    """Run every stage on the inputs and write the tables and the manifest.
+
+    Stages whose inputs did not change are skipped and unchanged documents are reused from
+    OUT/cache, so a re-run only processes what is new.
+    """
     cfg = _config(config)
     inputs = _inputs(input, cfg)
+    if force is not None and force not in runner.STAGES:
+        raise _fail(f"--force takes a stage name: {', '.join(runner.STAGES)}")
+    if executor is not None and executor not in ("local", "dask"):
+        raise _fail("--executor is local or dask")
+    if executor or scheduler:
+        run_cfg = cfg.run.model_copy(
+            update={"executor": executor or ("dask" if scheduler else cfg.run.executor)}
+            | ({"scheduler": scheduler} if scheduler else {})
+        )
+        cfg = cfg.model_copy(update={"run": run_cfg})
     out_dir = out or cfg.paths.processed
     report_dir = out_dir / "report" if out else cfg.paths.reports
-    with _progress() as progress:
+    with _locked(), _progress() as progress:
         result = runner.run_pipeline(
-            inputs, out_dir, cfg, progress=progress, config_path=config, report_dir=report_dir
+            inputs,
+            out_dir,
+            cfg,
+            progress=progress,
+            config_path=config,
+            report_dir=report_dir,
+            force_from=force,
         )
     _summary(result.stages, out_dir, result.rejected)
     _exit_for(result.rejected)
@@ -145,13 +202,14 @@ def load(
     ] = None,
     out: OutOpt = None,
     config: ConfigOpt = None,
+    force: ForceOpt = False,
 ) -> None:
     """Load, clean and screen inputs: writes documents, boilerplate and rejected."""
     cfg = _config(config)
     inputs = _inputs(input, cfg)
     out_dir = out or cfg.paths.processed
-    with _progress() as progress:
-        stage = runner.stage_load(inputs, out_dir, cfg, progress)
+    with _locked(), run_lock(out_dir), _progress() as progress:
+        stage = runner.stage_load(inputs, out_dir, cfg, progress, force=force)
     _summary([stage], out_dir, stage.counts["rejected"])
     _exit_for(stage.counts["rejected"])
 
@@ -165,41 +223,53 @@ def _require_table(out_dir: Path, name: str) -> None:
 
 
 def _run_stage(
-    stage_fn, out: Path | None, config: Path | None, requires: str, failures: str | None = None
+    stage_fn,
+    out: Path | None,
+    config: Path | None,
+    requires: str,
+    force: bool,
+    failures: str | None = None,
 ) -> None:
     """Run one table-to-table stage on an output folder, with progress and a summary."""
     cfg = _config(config)
     out_dir = out or cfg.paths.processed
     _require_table(out_dir, requires)
-    with _progress() as progress:
-        stage = stage_fn(out_dir, cfg, progress)
+    with _locked(), run_lock(out_dir), _progress() as progress:
+        stage = stage_fn(out_dir, cfg, progress, force=force)
     failed = stage.counts.get(failures, 0) if failures else 0
     _summary([stage], out_dir, failed)
     _exit_for(failed)
 
 
 @app.command()
-def segment(out: OutOpt = None, config: ConfigOpt = None) -> None:
+def segment(out: OutOpt = None, config: ConfigOpt = None, force: ForceOpt = False) -> None:
     """Split the loaded documents into sections, items, paragraphs and sentences."""
-    _run_stage(runner.stage_segment, out, config, requires="documents")
+    _run_stage(runner.stage_segment, out, config, requires="documents", force=force)
 
 
 @app.command()
-def extract(out: OutOpt = None, config: ConfigOpt = None) -> None:
+def extract(out: OutOpt = None, config: ConfigOpt = None, force: ForceOpt = False) -> None:
     """Extract signs, causes, interventions and cited claims; build the concept table."""
-    _run_stage(runner.stage_extract, out, config, requires="segments", failures="failed_paragraphs")
+    _run_stage(
+        runner.stage_extract,
+        out,
+        config,
+        requires="segments",
+        force=force,
+        failures="failed_paragraphs",
+    )
 
 
 @app.command()
-def topics(out: OutOpt = None, config: ConfigOpt = None) -> None:
+def topics(out: OutOpt = None, config: ConfigOpt = None, force: ForceOpt = False) -> None:
     """Fit BERTopic over the segments: topics, segment and document topic tables, the model."""
-    _run_stage(runner.stage_topics, out, config, requires="mentions")
+    _run_stage(runner.stage_topics, out, config, requires="mentions", force=force)
 
 
 @app.command()
-def compare(out: OutOpt = None, config: ConfigOpt = None) -> None:
+def compare(out: OutOpt = None, config: ConfigOpt = None, force: ForceOpt = False) -> None:
     """Compare what articles assert with the claims they cite: support, flags, coverage."""
-    _run_stage(runner.stage_compare, out, config, requires="claims")
+    _run_stage(runner.stage_compare, out, config, requires="claims", force=force)
 
 
 @app.command()

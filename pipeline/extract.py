@@ -35,8 +35,39 @@ from spacy.util import registry
 
 from pipeline.claims import find_claims
 from pipeline.config import Config, ExtractConfig
+from pipeline.nlp import lemmas_by_span
 
 CATEGORIES = ("sign", "cause", "intervention")
+LEMMA_KINDS = ("paragraph", "sentence", "item")  # segments the `lemmas` table covers
+RAW_MENTION_COLUMNS = [
+    "doc_id",
+    "segment_id",
+    "category",
+    "text",
+    "start",
+    "end",
+    "method",
+    "confidence",
+    "lexicon_concept",
+    "lemma",
+]
+RAW_CLAIM_COLUMNS = [
+    "doc_id",
+    "segment_id",
+    "text",
+    "start",
+    "end",
+    "cue",
+    "cue_start",
+    "cue_end",
+    "source_type",
+    "year",
+    "named_source",
+    "hedged",
+    "strength",
+    "pattern",
+    "notes",
+]
 ROLE_TO_CATEGORY = {"signs": "sign", "causes": "cause", "interventions": "intervention"}
 SPANCAT_DIR = Path(str(resources.files("pipeline").joinpath("resources/spancat")))
 
@@ -374,18 +405,35 @@ def extract_documents(
         progress: called with the number of paragraphs done.
 
     Returns:
-        Raw mentions (doc_id, segment_id, category, text, start, end, method, confidence,
-        lexicon_concept, lemma), raw claims (doc_id, text, start, end, cue, cue_start, cue_end,
-        source_type, year, named_source, hedged, strength, pattern, notes) with offsets into
-        documents.text, and failures as (doc_id, reason).
+        Raw mentions (RAW_MENTION_COLUMNS) and raw claims (RAW_CLAIM_COLUMNS) with offsets
+        into documents.text, the `lemmas` table of the documents' paragraphs, sentences and
+        items, and failures as (doc_id, reason).
     """
     cfg = config.extract
     nlp = extraction_pipeline(config.spacy.model, cfg)
-    mention_rows, claim_rows, failures = [], [], []
+    mention_rows, claim_rows, lemma_rows, failures = [], [], [], []
+    lemma_spans = {
+        doc_id: list(zip(g["segment_id"], g["start"], g["end"]))
+        for doc_id, g in segments[segments["kind"].isin(LEMMA_KINDS)].groupby("doc_id", sort=False)
+    }
+    parsed: list[tuple[int, Doc]] = []  # the current document's paragraphs
+
+    def flush(doc_id: str) -> None:
+        lemma_rows.extend(
+            (span_id, doc_id, text) for span_id, text in lemmas_by_span(parsed, lemma_spans[doc_id])
+        )
+        parsed.clear()
+
+    current = None
     docs = _safe_pipe(nlp, _block_docs(nlp, documents, segments), config, failures)
     for doc in docs:
         block = doc._.block
         offset = block["offset"]
+        if block["doc_id"] != current:
+            if current is not None:
+                flush(current)
+            current = block["doc_id"]
+        parsed.append((offset, doc))
         for span in doc.spans["sh_mentions"]:
             mention_rows.append(
                 {
@@ -408,4 +456,11 @@ def extract_documents(
             claim_rows.append({"doc_id": block["doc_id"], "segment_id": block["segment_id"], **row})
         if progress is not None:
             progress(1)
-    return pd.DataFrame(mention_rows), pd.DataFrame(claim_rows), failures
+    if current is not None:
+        flush(current)
+    return (
+        pd.DataFrame(mention_rows, columns=RAW_MENTION_COLUMNS),
+        pd.DataFrame(claim_rows, columns=RAW_CLAIM_COLUMNS),
+        pd.DataFrame(lemma_rows, columns=["segment_id", "doc_id", "lemmas"]),
+        failures,
+    )

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import re
+from bisect import bisect_left
 from functools import lru_cache
 
 import spacy
 from spacy.language import Language
+from spacy.tokens import Doc, Token
 
 # Components not needed to split sentences; senter carries its own small tok2vec.
 _SENTENCE_EXCLUDE = ("tok2vec", "tagger", "parser", "attribute_ruler", "lemmatizer", "ner")
+
+
+_NUMBERISH = re.compile(r"^[\d.,%$-]+$")
 
 
 class ModelNotInstalled(RuntimeError):
@@ -53,3 +59,36 @@ def model_info(name: str) -> dict[str, str]:
         "author": meta.get("author", ""),
         "spacy_version": meta.get("spacy_version", ""),
     }
+
+
+def content_lemma(token: Token) -> str | None:
+    """The lower-cased lemma of a content word (alphabetic, not a stop word, longer than two
+    characters), else None: the vocabulary topic models count."""
+    if token.is_alpha and not token.is_stop and len(token) > 2 and not _NUMBERISH.match(token.text):
+        return token.lemma_.lower()
+    return None
+
+
+def lemmas_by_span(
+    docs: list[tuple[int, Doc]], spans: list[tuple[str, int, int]]
+) -> list[tuple[str, str]]:
+    """Content lemmas of character spans of one text parsed in pieces.
+
+    Args:
+        docs: (offset, Doc) pairs: each Doc parses the text from `offset` on.
+        spans: (span_id, start, end) in the text's coordinates.
+
+    Returns:
+        (span_id, space-joined lemmas of the tokens that start inside the span).
+    """
+    starts, lemmas = [], []
+    for offset, doc in sorted(docs, key=lambda pair: pair[0]):
+        for token in doc:
+            lemma = content_lemma(token)
+            if lemma:
+                starts.append(offset + token.idx)
+                lemmas.append(lemma)
+    return [
+        (span_id, " ".join(lemmas[bisect_left(starts, start) : bisect_left(starts, end)]))
+        for span_id, start, end in spans
+    ]

@@ -16,16 +16,59 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
+from spacy.util import get_package_version as spacy_package_version
 
 from pipeline.clean import clean_documents
 from pipeline.concepts import assign_concepts, concept_table
 from pipeline.config import Config
-from pipeline.extract import extract_documents
-from pipeline.ingest import Rejection, find_inputs, load_documents
-from pipeline.io import empty_frame, read_table, sha256_bytes, write_json_atomic, write_table
+from pipeline.executor import Executor, LocalExecutor, make_executor
+from pipeline.extract import RAW_CLAIM_COLUMNS, RAW_MENTION_COLUMNS, extract_documents
+from pipeline.ingest import (
+    RAW_COLUMNS,
+    InputFile,
+    Rejection,
+    drop_repeated_ids,
+    find_inputs,
+    read_rows,
+)
+from pipeline.io import (
+    empty_frame,
+    read_table,
+    sha256_bytes,
+    sha256_text,
+    short_hash,
+    write_json_atomic,
+    write_table,
+)
 from pipeline.schemas import TABLES
 from pipeline.screen import screen_documents, usable_documents
 from pipeline.segment import segment_documents
+from pipeline.store import (
+    KEY,
+    PartitionCache,
+    failpoint,
+    file_digest,
+    fingerprint,
+    read_state,
+    record_state,
+    run_lock,
+    split,
+    tables_key,
+)
+
+REJECTED_COLUMNS = [c.name for c in TABLES["rejected"].columns]
+
+# The package files each step's results depend on: editing one recomputes that step only.
+_CODE: dict[str, tuple[str, ...]] = {
+    "read": ("ingest.py", "fetch.py"),
+    "clean": ("clean.py",),
+    "screen": ("screen.py",),
+    "segment": ("segment.py", "nlp.py"),
+    "extract": ("extract.py", "claims.py", "nlp.py", "resources"),
+    "concepts": ("concepts.py", "embed.py", "runner.py"),
+    "topics": ("topics.py", "embed.py"),
+    "compare": ("compare.py", "resources"),
+}
 
 # Versions recorded in every manifest.
 _PACKAGES = (
@@ -114,43 +157,347 @@ def _timed(results: list[StageResult], name: str):
     results.append(stage)
 
 
+# ------------------------------------------------------------- partitions
+# Module-level functions, so a Dask worker can run them: each takes one partition and the
+# config and returns its result tables, every row tagged with its item's `_key`.
+
+
+def _with_key(frame: pd.DataFrame, keys: dict[str, str], by: str = "doc_id") -> pd.DataFrame:
+    frame = frame.copy()
+    frame[KEY] = frame[by].map(keys) if len(frame) else pd.Series(dtype=str)
+    return frame
+
+
+def _rejections_frame(rejections: list[Rejection], keys: dict[str, str]) -> pd.DataFrame:
+    rows = [{**r.__dict__, KEY: keys.get(r.doc_id) or keys.get(r.input, "")} for r in rejections]
+    return pd.DataFrame(rows, columns=[*REJECTED_COLUMNS, KEY])
+
+
+def _per_document(
+    fn: Callable[[pd.DataFrame], dict[str, pd.DataFrame]],
+    docs: pd.DataFrame,
+    stage: str,
+    empty: dict[str, pd.DataFrame],
+) -> tuple[dict[str, pd.DataFrame], list[Rejection]]:
+    """Run `fn` on a partition; if it raises, run it document by document and turn the
+    documents that still fail into rejections, so one bad document never stops a run."""
+    try:
+        return fn(docs), []
+    except Exception:  # any component's failure: isolate the document that causes it
+        parts, rejections = [], []
+        for i in range(len(docs)):
+            one = docs.iloc[i : i + 1]
+            try:
+                parts.append(fn(one))
+            except Exception as exc:
+                row = one.iloc[0]
+                rejections.append(
+                    Rejection(row["source"], stage, f"{type(exc).__name__}: {exc}", row["doc_id"])
+                )
+        merged = {
+            name: pd.concat([part[name] for part in parts] or [frame], ignore_index=True)
+            for name, frame in empty.items()
+        }
+        return merged, rejections
+
+
+def read_partition(items: list[tuple[str, str, str]], config: Config) -> dict[str, pd.DataFrame]:
+    """Read input files (key, path, source) into raw documents rows and rejections."""
+    rows, rejected = [], []
+    for key, path, source in items:
+        file_rows, file_rejected = read_rows(InputFile(Path(path), source), config)
+        rows.extend({**row, KEY: key} for row in file_rows)
+        rejected.extend({**r.__dict__, KEY: key} for r in file_rejected)
+    return {
+        "documents": pd.DataFrame(rows, columns=[*RAW_COLUMNS, KEY]),
+        "rejected": pd.DataFrame(rejected, columns=[*REJECTED_COLUMNS, KEY]),
+    }
+
+
+_CLEANED = ["doc_id", "text", "offset_map", "n_words", "english_ratio"]
+
+
+def clean_partition(docs: pd.DataFrame, config: Config) -> dict[str, pd.DataFrame]:
+    """Clean raw documents: their cleaned columns, removed spans and failures."""
+    keys = dict(zip(docs["doc_id"], docs[KEY]))
+
+    def run(part: pd.DataFrame) -> dict[str, pd.DataFrame]:
+        cleaned, boilerplate = clean_documents(part, config.clean)
+        return {"documents": cleaned[[*_CLEANED, KEY]], "boilerplate": boilerplate}
+
+    empty = {
+        "documents": pd.DataFrame(columns=[*_CLEANED, KEY]),
+        "boilerplate": empty_frame("boilerplate"),
+    }
+    tables, rejections = _per_document(run, docs, "clean", empty)
+    tables["boilerplate"] = _with_key(tables["boilerplate"], keys)
+    tables["rejected"] = _rejections_frame(rejections, keys)
+    return tables
+
+
+def segment_partition(docs: pd.DataFrame, config: Config) -> dict[str, pd.DataFrame]:
+    """Segment cleaned documents."""
+    keys = dict(zip(docs["doc_id"], docs[KEY]))
+    empty = {"segments": empty_frame("segments")}
+    tables, rejections = _per_document(
+        lambda part: {"segments": segment_documents(part, config)}, docs, "segment", empty
+    )
+    tables["segments"] = _with_key(tables["segments"], keys)
+    tables["rejected"] = _rejections_frame(rejections, keys)
+    return tables
+
+
+def extract_partition(
+    payload: tuple[pd.DataFrame, pd.DataFrame], config: Config
+) -> dict[str, pd.DataFrame]:
+    """Extract raw mentions, raw claims and lemmas from segmented documents."""
+    docs, segments = payload
+    keys = dict(zip(docs["doc_id"], docs[KEY]))
+    sources = dict(zip(docs["doc_id"], docs["source"]))
+    mentions, claims, lemmas, failures = extract_documents(docs, segments, config)
+    rejections = [Rejection(sources.get(d, d), "extract", reason, d) for d, reason in failures]
+    return {
+        "mentions": _with_key(mentions, keys),
+        "claims": _with_key(claims, keys),
+        "lemmas": _with_key(lemmas, keys),
+        "rejected": _rejections_frame(rejections, keys),
+    }
+
+
+@dataclass
+class _Partitioned:
+    """How one per-item step runs: its cache, executor and switches."""
+
+    out_dir: Path
+    config: Config
+    executor: Executor
+    force: bool
+    progress: Progress
+
+    def run(
+        self,
+        step: str,
+        step_fingerprint: str,
+        keys: list[str],
+        payloads: Callable[[list[str]], object],
+        fn: Callable,
+        tables: tuple[str, ...],
+        size: int,
+    ) -> tuple[dict[str, pd.DataFrame], dict[str, int]]:
+        """Results of `fn` for every item key, reusing cached partitions.
+
+        Returns:
+            Each table's rows for all `keys`, in the order of `keys`, and counts of items
+            computed and reused.
+        """
+        cache = PartitionCache(self.out_dir / "cache", step, step_fingerprint)
+        index = {} if self.force or not self.config.run.cache else cache.index()
+        todo = [k for k in keys if k not in index]
+        done = [k for k in keys if k in index]
+        frames: dict[str, list[pd.DataFrame]] = {
+            t: [cache.read(done, t, index)] if done else [] for t in tables
+        }
+        chunks = split(todo, size)
+        advance = self.progress(step, len(keys))
+        advance(len(done))
+        results = self.executor.map(fn, [payloads(c) for c in chunks], self.config)
+        for written, (i, result) in enumerate(results, start=1):
+            cache.write(chunks[i], result)
+            failpoint(f"{step}:{written}")
+            for t in tables:
+                frames[t].append(result[t])
+            advance(len(chunks[i]))
+        position = {k: i for i, k in enumerate(keys)}
+        out = {}
+        for t in tables:
+            combined = pd.concat([f for f in frames[t] if len(f)] or [pd.DataFrame(columns=[KEY])])
+            order = combined[KEY].map(position)
+            combined = combined.iloc[order.argsort(kind="stable")]
+            out[t] = combined.drop(columns=[KEY]).reset_index(drop=True)
+        return out, {"computed": len(todo), "reused": len(done)}
+
+
+def _doc_key(doc_id: str, text: str, title: str) -> str:
+    return short_hash(doc_id, sha256_text(text), title or "", length=24)
+
+
+def _model_version(name: str) -> str:
+    try:
+        return spacy_package_version(name) or "unknown"
+    except Exception:  # not a package (a path): its meta is hashed with the code anyway
+        return "unknown"
+
+
+def _skip(
+    out_dir: Path, stage: str, key: str, outputs: tuple[str, ...], force: bool
+) -> dict | None:
+    """The recorded counts of `stage` when its tables exist and were made from `key`."""
+    if force:
+        return None
+    entry = read_state(out_dir).get(stage)
+    if not entry or entry.get("key") != key:
+        return None
+    if not all((out_dir / f"{name}.parquet").exists() for name in outputs):
+        return None
+    return entry.get("counts", {})
+
+
+_WORK_COUNTS = ("files_read", "files_reused", "docs_cleaned", "docs_segmented", "docs_extracted")
+
+
+def _reuse(stage: StageResult, counts: dict) -> None:
+    """Mark a skipped stage: its table counts stand, and it did no work this time."""
+    stage.counts = {k: v for k, v in counts.items() if k not in _WORK_COUNTS and k != "docs_reused"}
+    stage.counts["skipped"] = "inputs unchanged"
+
+
 def stage_load(
-    inputs: list[Path], out_dir: Path, config: Config, progress: Progress = _no_progress
+    inputs: list[Path],
+    out_dir: Path,
+    config: Config,
+    progress: Progress = _no_progress,
+    executor: Executor | None = None,
+    force: bool = False,
 ) -> StageResult:
-    """Load, clean and screen the inputs; write `documents`, `boilerplate` and `rejected`."""
+    """Load, clean and screen the inputs; write `documents`, `boilerplate` and `rejected`.
+
+    Files are read, and documents cleaned, in cached partitions: only new or changed inputs
+    are processed again.
+    """
     results: list[StageResult] = []
     with _timed(results, "load") as stage:
-        files, _ = find_inputs(inputs, config.load.ignore)
-        advance = progress("load + clean", len(files))
-        raw, rejections = load_documents(inputs, config, progress=lambda _src: advance(1))
-        cleaned, boilerplate = clean_documents(raw, config.clean)
+        files, missing = find_inputs(inputs, config.load.ignore)
+        file_keys = []
+        for item in files:
+            try:
+                digest = file_digest(item.path)
+            except OSError as exc:
+                digest = f"unreadable: {exc}"
+            file_keys.append(short_hash(item.source, digest, length=24))
+        read_fp = fingerprint(
+            _CODE["read"], config.load, config.clean, config.fetch, config.paths.web_cache
+        )
+        clean_fp = fingerprint(_CODE["clean"], config.clean)
+        key = fingerprint(
+            _CODE["screen"],
+            config.load,
+            read_fp,
+            clean_fp,
+            file_keys,
+            [r.__dict__ for r in missing],
+        )
+        counts = _skip(out_dir, "load", key, ("documents", "boilerplate"), force)
+        if counts is not None:
+            _reuse(stage, counts)
+            return stage
+        parts = _Partitioned(out_dir, config, executor or LocalExecutor(), force, progress)
+        by_key = {k: (k, str(item.path), item.source) for k, item in zip(file_keys, files)}
+        read, read_counts = parts.run(
+            "read",
+            read_fp,
+            file_keys,
+            lambda chunk: [by_key[k] for k in chunk],
+            read_partition,
+            ("documents", "rejected"),
+            config.run.partition_files,
+        )
+        rejections = missing + [Rejection(**row) for row in _records(read["rejected"])]
+        raw = pd.DataFrame(
+            drop_repeated_ids(_records(read["documents"]), rejections), columns=RAW_COLUMNS
+        )
+        raw[KEY] = [
+            _doc_key(d, t, f"{title}\x1f{fmt}")
+            for d, t, title, fmt in zip(raw["doc_id"], raw["raw_text"], raw["title"], raw["format"])
+        ]
+        raw_by_key = raw.set_index(KEY, drop=False)
+        clean, clean_counts = parts.run(
+            "clean",
+            clean_fp,
+            raw[KEY].tolist(),
+            lambda chunk: raw_by_key.loc[chunk].reset_index(drop=True),
+            clean_partition,
+            ("documents", "boilerplate", "rejected"),
+            config.run.partition_docs,
+        )
+        rejections += [Rejection(**row) for row in _records(clean["rejected"])]
+        cleaned = raw.drop(columns=[KEY]).merge(clean["documents"], on="doc_id", how="inner")
         documents, screened = screen_documents(cleaned, config.load)
         rejections.extend(screened)
         write_table(documents, out_dir, "documents")
-        write_table(boilerplate, out_dir, "boilerplate")
-        write_rejected(out_dir, "load", [r for r in rejections if r.stage == "load"])
-        write_rejected(out_dir, "clean", [r for r in rejections if r.stage == "clean"])
+        write_table(clean["boilerplate"], out_dir, "boilerplate")
+        for name in ("load", "clean"):
+            write_rejected(out_dir, name, [r for r in rejections if r.stage == name])
         stage.counts = {
             "documents": len(documents),
             "usable": len(usable_documents(documents)),
             "rejected": len(rejections),
-            "boilerplate_spans": len(boilerplate),
+            "boilerplate_spans": len(clean["boilerplate"]),
+            "files_read": read_counts["computed"],
+            "files_reused": read_counts["reused"],
+            "docs_cleaned": clean_counts["computed"],
+            "docs_reused": clean_counts["reused"],
         }
-    return results[0]
+        record_state(out_dir, "load", key, stage.counts)
+    return stage
 
 
-def stage_segment(out_dir: Path, config: Config, progress: Progress = _no_progress) -> StageResult:
-    """Segment the usable documents; write `segments`."""
+def _records(frame: pd.DataFrame) -> list[dict]:
+    return frame.to_dict("records") if len(frame) else []
+
+
+def _keyed_usable(out_dir: Path) -> pd.DataFrame:
+    documents = usable_documents(read_table(out_dir, "documents")).reset_index(drop=True)
+    documents[KEY] = [
+        _doc_key(d, t, title)
+        for d, t, title in zip(documents["doc_id"], documents["text"], documents["title"])
+    ]
+    return documents
+
+
+def _segment_fingerprint(config: Config) -> str:
+    return fingerprint(
+        _CODE["segment"], config.segment, config.spacy.model, _model_version(config.spacy.model)
+    )
+
+
+def stage_segment(
+    out_dir: Path,
+    config: Config,
+    progress: Progress = _no_progress,
+    executor: Executor | None = None,
+    force: bool = False,
+) -> StageResult:
+    """Segment the usable documents in cached partitions; write `segments`."""
     results: list[StageResult] = []
     with _timed(results, "segment") as stage:
-        documents = usable_documents(read_table(out_dir, "documents"))
-        advance = progress("segment", len(documents))
-        segments = segment_documents(documents, config, progress=advance)
-        if segments.empty:
-            segments = empty_frame("segments")
+        step_fp = _segment_fingerprint(config)
+        key = tables_key(out_dir, ["documents"], _CODE["segment"], step_fp)
+        counts = _skip(out_dir, "segment", key, ("segments",), force)
+        if counts is not None:
+            _reuse(stage, counts)
+            return stage
+        documents = _keyed_usable(out_dir)
+        by_key = documents.set_index(KEY, drop=False)
+        parts = _Partitioned(out_dir, config, executor or LocalExecutor(), force, progress)
+        out, run_counts = parts.run(
+            "segment",
+            step_fp,
+            documents[KEY].tolist(),
+            lambda chunk: by_key.loc[chunk].reset_index(drop=True),
+            segment_partition,
+            ("segments", "rejected"),
+            config.run.partition_docs,
+        )
+        segments = out["segments"] if len(out["segments"]) else empty_frame("segments")
         write_table(segments, out_dir, "segments")
-        stage.counts = segments["kind"].value_counts().to_dict()
-    return results[0]
+        write_rejected(out_dir, "segment", [Rejection(**r) for r in _records(out["rejected"])])
+        stage.counts = {
+            **{str(k): int(v) for k, v in segments["kind"].value_counts().items()},
+            "docs_segmented": run_counts["computed"],
+            "docs_reused": run_counts["reused"],
+        }
+        record_state(out_dir, "segment", key, stage.counts)
+    return stage
 
 
 def finish_extraction(
@@ -199,50 +546,103 @@ def finish_extraction(
     return mentions, claims, concepts
 
 
-def stage_extract(out_dir: Path, config: Config, progress: Progress = _no_progress) -> StageResult:
-    """Extract mentions and claims; write `mentions`, `claims` and `concepts`."""
+def stage_extract(
+    out_dir: Path,
+    config: Config,
+    progress: Progress = _no_progress,
+    executor: Executor | None = None,
+    force: bool = False,
+) -> StageResult:
+    """Extract mentions, claims and lemmas in cached partitions, then merge mention wordings
+    into concepts over the whole corpus; write `mentions`, `claims`, `concepts`, `lemmas`."""
     results: list[StageResult] = []
     with _timed(results, "extract") as stage:
-        documents = usable_documents(read_table(out_dir, "documents"))
-        segments = read_table(out_dir, "segments")
-        n_paragraphs = int((segments["kind"] == "paragraph").sum())
-        advance = progress("extract", n_paragraphs)
-        raw_mentions, raw_claims, failures = extract_documents(
-            documents, segments, config, progress=advance
+        step_fp = fingerprint(
+            _CODE["extract"], _segment_fingerprint(config), config.extract, config.spacy
         )
+        key = tables_key(
+            out_dir,
+            ["documents", "segments"],
+            _CODE["concepts"],
+            step_fp,
+            config.concepts,
+            config.embeddings,
+        )
+        outputs = ("mentions", "claims", "concepts", "lemmas")
+        counts = _skip(out_dir, "extract", key, outputs, force)
+        if counts is not None:
+            _reuse(stage, counts)
+            return stage
+        documents = _keyed_usable(out_dir)
+        by_key = documents.set_index(KEY, drop=False)
+        segments = read_table(out_dir, "segments")
+        by_doc = {doc_id: g for doc_id, g in segments.groupby("doc_id", sort=False)}
+
+        def payload(chunk: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+            docs = by_key.loc[chunk].reset_index(drop=True)
+            parts = [by_doc[d] for d in docs["doc_id"] if d in by_doc]
+            segs = pd.concat(parts, ignore_index=True) if parts else segments.iloc[:0]
+            return docs, segs
+
+        parts = _Partitioned(out_dir, config, executor or LocalExecutor(), force, progress)
+        out, run_counts = parts.run(
+            "extract",
+            step_fp,
+            documents[KEY].tolist(),
+            payload,
+            extract_partition,
+            ("mentions", "claims", "lemmas", "rejected"),
+            config.run.partition_docs,
+        )
+        raw_mentions = out["mentions"].reindex(columns=RAW_MENTION_COLUMNS)
+        raw_claims = out["claims"].reindex(columns=RAW_CLAIM_COLUMNS)
         mentions, claims, concepts = finish_extraction(raw_mentions, raw_claims, config)
         write_table(mentions, out_dir, "mentions")
         write_table(claims, out_dir, "claims")
         write_table(concepts, out_dir, "concepts")
-        sources = dict(zip(documents["doc_id"], documents["source"]))
-        write_rejected(
-            out_dir,
-            "extract",
-            [
-                Rejection(sources.get(doc_id, doc_id), "extract", reason, doc_id)
-                for doc_id, reason in failures
-            ],
-        )
+        lemmas = out["lemmas"] if len(out["lemmas"]) else empty_frame("lemmas")
+        write_table(lemmas, out_dir, "lemmas")
+        failures = [Rejection(**r) for r in _records(out["rejected"])]
+        write_rejected(out_dir, "extract", failures)
         stage.counts = {
             "mentions": len(mentions),
             "claims": len(claims),
             "concepts": len(concepts),
             "failed_paragraphs": len(failures),
+            "docs_extracted": run_counts["computed"],
+            "docs_reused": run_counts["reused"],
         }
-    return results[0]
+        record_state(out_dir, "extract", key, stage.counts)
+    return stage
 
 
-def stage_topics(out_dir: Path, config: Config, progress: Progress = _no_progress) -> StageResult:
+def stage_topics(
+    out_dir: Path, config: Config, progress: Progress = _no_progress, force: bool = False
+) -> StageResult:
     """Fit topics; write `topics`, `segment_topics`, `document_topics`, the model and a map."""
     from pipeline.topics import fit_topics, save_model
 
     results: list[StageResult] = []
     with _timed(results, "topics") as stage:
+        key = tables_key(
+            out_dir,
+            ["segments", "mentions", "lemmas"],
+            _CODE["topics"],
+            config.topics,
+            config.embeddings,
+            config.spacy.model,
+        )
+        outputs = ("topics", "segment_topics", "document_topics", "topic_map")
+        counts = _skip(out_dir, "topics", key, outputs, force)
+        if counts is not None:
+            _reuse(stage, counts)
+            return stage
         advance = progress("topics", None)
         segments = read_table(out_dir, "segments")
         mentions = read_table(out_dir, "mentions")
         result = fit_topics(segments, mentions, config)
         write_table(result.topics, out_dir, "topics")
+        failpoint("topics")
         write_table(result.segment_topics, out_dir, "segment_topics")
         write_table(result.document_topics, out_dir, "document_topics")
         write_table(result.coords, out_dir, "topic_map")
@@ -254,16 +654,32 @@ def stage_topics(out_dir: Path, config: Config, progress: Progress = _no_progres
         }
         if result.message:
             stage.counts["note"] = result.message
-    return results[0]
+        record_state(out_dir, "topics", key, stage.counts)
+    return stage
 
 
-def stage_compare(out_dir: Path, config: Config, progress: Progress = _no_progress) -> StageResult:
+_COMPARE_INPUTS = ["documents", "segments", "mentions", "claims", "concepts"]
+
+
+def stage_compare(
+    out_dir: Path, config: Config, progress: Progress = _no_progress, force: bool = False
+) -> StageResult:
     """Compare assertions with cited claims; write `support`, `flags`, `concept_coverage`,
     `evidence_matches`."""
     from pipeline.compare import compare_articles, concept_coverage, match_evidence
 
     results: list[StageResult] = []
     with _timed(results, "compare") as stage:
+        evidence = config.compare.evidence_csv
+        evidence_digest = file_digest(evidence) if evidence and Path(evidence).is_file() else ""
+        key = tables_key(
+            out_dir, _COMPARE_INPUTS, _CODE["compare"], config.compare, evidence_digest
+        )
+        outputs = ("support", "flags", "concept_coverage", "evidence_matches")
+        counts = _skip(out_dir, "compare", key, outputs, force)
+        if counts is not None:
+            _reuse(stage, counts)
+            return stage
         documents = usable_documents(read_table(out_dir, "documents"))
         support, flags = compare_articles(
             documents,
@@ -273,6 +689,7 @@ def stage_compare(out_dir: Path, config: Config, progress: Progress = _no_progre
             config,
         )
         write_table(support, out_dir, "support")
+        failpoint("compare")
         write_table(flags, out_dir, "flags")
         write_table(concept_coverage(support), out_dir, "concept_coverage")
         write_table(
@@ -280,7 +697,8 @@ def stage_compare(out_dir: Path, config: Config, progress: Progress = _no_progre
         )
         stage.counts = {f"{k}": int(v) for k, v in support["status"].value_counts().items()}
         stage.counts["flags"] = len(flags)
-    return results[0]
+        record_state(out_dir, "compare", key, stage.counts)
+    return stage
 
 
 def stage_report(
@@ -291,9 +709,13 @@ def stage_report(
 
     results: list[StageResult] = []
     with _timed(results, "report") as stage:
+        failpoint("report")
         paths = write_report(out_dir, report_dir, config)
         stage.counts = {"files": len(paths)}
-    return results[0]
+    return stage
+
+
+STAGES = ("load", "segment", "extract", "topics", "compare", "report")
 
 
 def run_pipeline(
@@ -303,23 +725,41 @@ def run_pipeline(
     progress: Progress = _no_progress,
     config_path: Path | None = None,
     report_dir: Path | None = None,
+    force_from: str | None = None,
 ) -> RunResult:
     """Run every stage on `inputs` into `out_dir`, write the manifest, then the report
-    (into `report_dir`, by default `out_dir/report`)."""
+    (into `report_dir`, by default `out_dir/report`).
+
+    Stages whose inputs did not change are skipped, and per-document work is reused from the
+    partition cache; `force_from` (a stage name) recomputes that stage and every later one.
+
+    Raises:
+        OutputLocked: another run is writing `out_dir`.
+        ValueError: `force_from` is not a stage name.
+    """
+    if force_from is not None and force_from not in STAGES:
+        raise ValueError(f"unknown stage {force_from!r}; stages: {', '.join(STAGES)}")
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    started = datetime.now(UTC)
-    stages = [
-        stage_load(inputs, out_dir, config, progress),
-        stage_segment(out_dir, config, progress),
-        stage_extract(out_dir, config, progress),
-        stage_topics(out_dir, config, progress),
-        stage_compare(out_dir, config, progress),
-    ]
-    rejected = len(read_table(out_dir, "rejected"))
-    write_manifest(out_dir, config, inputs, stages, started, config_path)
-    stages.append(stage_report(out_dir, report_dir or out_dir / "report", config, progress))
-    write_manifest(out_dir, config, inputs, stages, started, config_path)
+    forced = set(STAGES[STAGES.index(force_from) :]) if force_from else set()
+    with run_lock(out_dir):
+        started = datetime.now(UTC)
+        executor = make_executor(config)
+        try:
+            stages = [
+                stage_load(inputs, out_dir, config, progress, executor, "load" in forced),
+                stage_segment(out_dir, config, progress, executor, "segment" in forced),
+                stage_extract(out_dir, config, progress, executor, "extract" in forced),
+            ]
+        finally:
+            executor.close()
+        stages += [
+            stage_topics(out_dir, config, progress, "topics" in forced),
+            stage_compare(out_dir, config, progress, "compare" in forced),
+        ]
+        rejected = len(read_table(out_dir, "rejected"))
+        write_manifest(out_dir, config, inputs, stages, started, config_path)
+        stages.append(stage_report(out_dir, report_dir or out_dir / "report", config, progress))
+        write_manifest(out_dir, config, inputs, stages, started, config_path)
     return RunResult(out_dir, stages, rejected)
 
 

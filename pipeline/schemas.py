@@ -180,6 +180,21 @@ TABLES: dict[str, Table] = {
             ),
         ),
         Table(
+            "lemmas",
+            "Content-word lemmas of each paragraph, sentence and list item, taken from the parse "
+            "that extraction makes anyway, so topic modelling does not parse the text again.",
+            (
+                Column("segment_id", _STR, "segment (paragraph, sentence or item)"),
+                Column("doc_id", _STR, "document"),
+                Column(
+                    "lemmas",
+                    _STR,
+                    "space-joined lower-cased lemmas of alphabetic, non-stop-word tokens longer "
+                    "than two characters",
+                ),
+            ),
+        ),
+        Table(
             "topics",
             "BERTopic topics over the topic units (see topics.unit); -1 holds outliers.",
             (
