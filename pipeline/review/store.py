@@ -698,7 +698,8 @@ def _render_export(log: list[dict], kind: str) -> str:
     if kind == "jsonl":
         return "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in rows)
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=EXPORT_COLUMNS, lineterminator="\n")
+    # The default "\r\n" line ends make the writer quote any cell holding a \r or \n.
+    writer = csv.DictWriter(buffer, fieldnames=EXPORT_COLUMNS)
     writer.writeheader()
     for r in rows:
         r = {**r, "old_value": _dumps(r["old_value"]), "new_value": _dumps(r["new_value"])}
