@@ -140,6 +140,16 @@ def _utf16_without_bom(head: bytes) -> str | None:
     return None
 
 
+def _without_nul(text: str, encoding: str) -> tuple[str, str]:
+    """`text` without stray NUL characters, or ValueError when there are too many for text."""
+    nuls = text.count("\x00")
+    if not nuls:
+        return text, encoding
+    if nuls > _MAX_NUL_SHARE * len(text):
+        raise ValueError("binary content (NUL or control bytes), not text")
+    return text.replace("\x00", ""), f"{encoding} ({nuls} NUL characters removed)"
+
+
 def decode_text(data: bytes, cfg: LoadConfig) -> tuple[str, str]:
     """Decode bytes to text: BOMs and BOM-less UTF-16 first, then the configured encodings.
 
@@ -153,13 +163,13 @@ def decode_text(data: bytes, cfg: LoadConfig) -> tuple[str, str]:
         ValueError: the bytes look binary (many NUL or control bytes).
     """
     if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:].decode("utf-8", errors="replace"), "utf-8-sig"
+        return _without_nul(data[3:].decode("utf-8", errors="replace"), "utf-8-sig")
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16", errors="replace"), "utf-16"
+        return _without_nul(data.decode("utf-16", errors="replace"), "utf-16")
     head = data[:8192]
     utf16 = _utf16_without_bom(head)
     if utf16:
-        return data.decode(utf16, errors="replace"), utf16
+        return _without_nul(data.decode(utf16, errors="replace"), utf16)
     controls = sum(b < 9 or 13 < b < 32 for b in head)
     nuls = data.count(0)
     if (head and controls / len(head) > _MAX_CONTROL_SHARE) or nuls > _MAX_NUL_SHARE * len(data):

@@ -1,8 +1,5 @@
 import re
 
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
 from pipeline.clean import clean_text, english_ratio, to_raw_offset
 from tests.conftest import REFERENCE
 
@@ -82,37 +79,3 @@ def test_english_ratio_separates_languages():
     assert english_ratio("It can be difficult to connect with others when you are hurt.") > 0.3
     assert english_ratio("La ansiedad es una respuesta normal del cuerpo ante el estrés.") < 0.1
     assert english_ratio("") == 0.0
-
-
-@settings(max_examples=150, deadline=None)
-@given(st.text(max_size=400))
-def test_cleaning_is_total_idempotent_and_offsets_valid(config, raw):
-    result = clean_text(raw, config.clean, "")
-    for run in result.offset_map:
-        assert run["raw_start"] >= 0 and run["raw_start"] + run["length"] <= len(raw)
-        assert 0 <= run["clean_start"] < len(result.text) + 1
-    assert clean_text(result.text, config.clean, "").text == result.text
-
-
-@settings(max_examples=60, deadline=None)
-@given(
-    st.lists(
-        st.sampled_from(
-            [
-                "Signs of Stress",
-                "1. Poor sleep",
-                "You may feel tired.It passes.",
-                "Related: Other story",
-                "— Share —",
-                "healing stress",
-                "Up Next",
-                "Stress can build up over weeks of work.",
-            ]
-        ),
-        max_size=25,
-    )
-)
-def test_cleaning_is_idempotent_on_article_like_lines(config, lines):
-    raw = "\n\n".join(lines)
-    once = clean_text(raw, config.clean, "").text
-    assert clean_text(once, config.clean, "").text == once

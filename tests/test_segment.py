@@ -1,7 +1,5 @@
 import pandas as pd
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from pipeline.clean import clean_text
 from pipeline.segment import section_role, segment_text
@@ -115,35 +113,3 @@ def test_text_without_structure_is_one_section(config):
     _, seg = _segments(raw, config)
     assert (seg.kind == "section").sum() == 1
     assert (seg.kind == "item").sum() == 0
-
-
-_LINES = st.sampled_from(
-    [
-        "Signs of Burnout",
-        "1. Exhaustion",
-        "You feel drained every day.",
-        "- Poor sleep",
-        "Coping Strategies",
-        "Rest: Take regular breaks from work.",
-        "Sleep: Keep a steady schedule.",
-        "FAQ",
-        "Is burnout real?",
-        "Yes, it is widely described.",
-        "",
-        "2. Cynicism",
-    ]
-)
-
-
-@settings(max_examples=40, deadline=None)
-@given(st.lists(_LINES, max_size=20))
-def test_segments_are_valid_for_any_arrangement(config, lines):
-    raw = "Title\n" + "\n".join(lines)
-    text, seg = _segments(raw, config, "Title")
-    if seg.empty:
-        return
-    assert all(text[s:e] == t for s, e, t in zip(seg.start, seg.end, seg.text))
-    assert seg.segment_id.is_unique
-    for _, level in seg.groupby("kind"):
-        spans = sorted(zip(level.start, level.end))
-        assert all(a_end <= b_start for (_, a_end), (b_start, _) in zip(spans, spans[1:]))
