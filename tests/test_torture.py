@@ -168,3 +168,22 @@ def test_a_run_in_which_every_input_is_rejected_still_finishes(tmp_path):
     assert result.exit_code == EXIT_PARTIAL, result.output
     assert accounted == {"inputs/empty.txt", "inputs/image.txt", "inputs/notes.docx"}
     assert read_table(out, "documents").empty and read_table(out, "segments").empty
+
+
+def test_two_inputs_with_the_same_source_key_are_not_merged(tmp_path, reference_raw, config):
+    """Two folders named alike give one source key; the second file is rejected, saying why."""
+    paragraphs = [p for p in reference_raw.split("\n") if len(p.split()) > 25]
+    first, second = tmp_path / "a" / "articles", tmp_path / "b" / "articles"
+    for folder, text in ((first, paragraphs[0]), (second, paragraphs[1])):
+        folder.mkdir(parents=True)
+        (folder / "same-name.txt").write_text(text, encoding="utf-8")
+    stage_load([first, second], tmp_path / "out", config)
+    docs, rejected = (
+        read_table(tmp_path / "out", "documents"),
+        read_table(tmp_path / "out", "rejected"),
+    )
+    reasons = rejected[rejected["input"] == "articles/same-name.txt"]["reason"].tolist()
+    lost = 0 if len(docs) == 1 and len(reasons) == 1 else 1
+    record_reliability("input:duplicate-ids", "same file name in two folders named alike", lost)
+    assert docs["raw_text"].tolist() == [paragraphs[0]]
+    assert len(reasons) == 1 and "taken by another input with different text" in reasons[0]
