@@ -375,7 +375,9 @@ def create_app(settings: Settings) -> FastAPI:
         )
         headers["X-Content-Type-Options"] = "nosniff"
         headers["X-Frame-Options"] = "DENY"
-        headers["Referrer-Policy"] = "no-referrer"
+        # "same-origin", not "no-referrer": under no-referrer browsers send `Origin: null` on
+        # our own form posts, which the origin check must refuse.
+        headers["Referrer-Policy"] = "same-origin"
         headers["Cache-Control"] = "no-store"
         return response
 
@@ -423,6 +425,10 @@ def create_app(settings: Settings) -> FastAPI:
     @app.get("/", include_in_schema=False)
     async def index():
         return RedirectResponse("/queue", status_code=303)
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    async def favicon():
+        return Response(status_code=204)
 
     @app.get("/login", response_class=HTMLResponse)
     async def login_form(request: Request, next: str = "/queue"):
