@@ -31,6 +31,7 @@ import email.utils
 import hashlib
 import ipaddress
 import json
+import logging
 import os
 import socket
 import tempfile
@@ -51,6 +52,7 @@ from defusedxml import DefusedXmlException
 
 from pipeline.config import FetchConfig
 
+_log = logging.getLogger(__name__)
 _SCHEMES = ("http", "https")
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 # The resource is gone: asking again later will not help, so these are cached like successes.
@@ -180,7 +182,10 @@ class Fetcher:
             return cached
         result = self._fetch_network(url)
         if result.ok or result.status in _DEFINITIVE_STATUSES:
-            self._cache.store(result)
+            try:
+                self._cache.store(result)
+            except OSError as exc:  # a full or read-only disk costs the cache entry, not the page
+                _log.warning("could not cache %s: %s", url, exc)
         return result
 
     def _fetch_network(self, url: str, *, for_robots: bool = False) -> FetchResult:

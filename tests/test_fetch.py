@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import gzip
 import hashlib
 import json
@@ -148,6 +149,36 @@ def test_404_is_cached_but_server_errors_are_fetched_again(make_fetcher):
     assert (missing.status, missing.error, missing.body) == (404, "HTTP 404", None)
     assert storm.hits == 2 and not failing.from_cache
     assert (failing.status, failing.error) == (500, "HTTP 500")
+
+
+@pytest.mark.parametrize("damage", ["sidecar", "body"])
+def test_damaged_cache_entry_is_fetched_again(make_fetcher, tmp_path, damage):
+    page = Route(PAGE)
+    with serve({"/article": page}) as base:
+        url = f"{base}/article"
+        make_fetcher().fetch(url)
+        stem = hashlib.sha256(url.encode()).hexdigest()
+        if damage == "sidecar":
+            (tmp_path / "cache" / f"{stem}.json").write_text('{"url": "', encoding="utf-8")
+        else:
+            body = tmp_path / "cache" / f"{stem}.body"
+            body.write_bytes(body.read_bytes()[:10])
+        again = make_fetcher().fetch(url)
+    record_reliability("fault:damaged-cache", f"{damage} cut short", lost=int(not again.ok))
+    assert again.ok and not again.from_cache and again.body == PAGE.payload
+    assert page.hits == 2
+
+
+def test_cache_write_failure_costs_the_cache_entry_not_the_page(make_fetcher, monkeypatch, caplog):
+    def disk_full(path, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr("pipeline.fetch._write_atomically", disk_full)
+    with serve({"/article": PAGE}) as base:
+        result = make_fetcher().fetch(f"{base}/article")
+    record_reliability("fault:disk-full", "web cache write fails", lost=int(not result.ok))
+    assert result.ok and result.body == PAGE.payload
+    assert "could not cache" in caplog.text and "No space left on device" in caplog.text
 
 
 # Politeness: robots.txt, per-host delay, retries
