@@ -454,6 +454,9 @@ def read_url_list_file(
     """A .txt of URLs: expand sitemaps and feeds, fetch each page politely, extract it."""
     from pipeline.fetch import Fetcher, discover_urls, read_url_list
 
+    size = path.stat().st_size  # the list is read whole: the file size cap holds here too
+    if size > config.load.max_file_bytes:
+        raise ValueError(f"file is {size} bytes, over load.max_file_bytes")
     with Fetcher(config.fetch, web_cache) as fetcher:
         for listed in read_url_list(path):
             urls, errors = discover_urls(fetcher, listed)

@@ -187,3 +187,12 @@ def test_two_inputs_with_the_same_source_key_are_not_merged(tmp_path, reference_
     record_reliability("input:duplicate-ids", "same file name in two folders named alike", lost)
     assert docs["raw_text"].tolist() == [paragraphs[0]]
     assert len(reasons) == 1 and "taken by another input with different text" in reasons[0]
+
+
+def test_url_list_over_the_size_cap_is_refused_before_fetching(tmp_path):
+    path = tmp_path / "urls.txt"
+    path.write_text("https://example.invalid/article\n" * 100, encoding="utf-8")
+    config = load_config(overrides={"load": {"max_file_bytes": 1000}})
+    outs = list(read_input(find_inputs([path], [])[0][0], config))
+    record_reliability("input:oversize", "URL list over the cap", lost=int(len(outs) != 1))
+    assert len(outs) == 1 and "over load.max_file_bytes" in outs[0].reason
