@@ -177,14 +177,18 @@ def test_two_inputs_with_the_same_source_key_are_not_merged(tmp_path, reference_
     for folder, text in ((first, paragraphs[0]), (second, paragraphs[1])):
         folder.mkdir(parents=True)
         (folder / "same-name.txt").write_text(text, encoding="utf-8")
-    stage_load([first, second], tmp_path / "out", config)
+    try:
+        stage_load([first, second], tmp_path / "out", config)
+    except Exception:
+        record_reliability("input:duplicate-ids", "same file name in two folders", lost=2)
+        raise
     docs, rejected = (
         read_table(tmp_path / "out", "documents"),
         read_table(tmp_path / "out", "rejected"),
     )
     reasons = rejected[rejected["input"] == "articles/same-name.txt"]["reason"].tolist()
     lost = 0 if len(docs) == 1 and len(reasons) == 1 else 1
-    record_reliability("input:duplicate-ids", "same file name in two folders named alike", lost)
+    record_reliability("input:duplicate-ids", "same file name in two folders", lost)
     assert docs["raw_text"].tolist() == [paragraphs[0]]
     assert len(reasons) == 1 and "taken by another input with different text" in reasons[0]
 
