@@ -399,10 +399,7 @@ def review(
     if backup or export or import_:
         if not import_ and not db_path.exists():
             raise _fail(f"no verdict database at {db_path}")
-        rc = cfg.review
-        store = ReviewStore(
-            db_path, Limits(rc.max_comment_chars, rc.max_concept_chars, rc.max_reviewer_chars)
-        )
+        store = ReviewStore(db_path, Limits.from_config(cfg.review))
         try:
             if import_:
                 counts = store.import_verdicts(import_)

@@ -69,7 +69,7 @@ def copy_tables(source: Path, target: Path) -> Path:
 @contextmanager
 def served(out_dir: Path, db: Path, **settings):
     """Serve the review app in a thread on a free port; yields its Settings (with `url`)."""
-    config = Settings(out_dir=out_dir, db=db, port=0, **settings)
+    config = Settings.from_config(pipeline_config(), out_dir, db=db, port=0, **settings)
     server, sock = make_server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()

@@ -13,7 +13,13 @@ from typer.testing import CliRunner
 
 from pipeline.cli import app as cli_app
 from pipeline.review.app import Settings, create_app
-from tests.review_support import copy_tables, reference_tables, reviewer_client, served
+from tests.review_support import (
+    copy_tables,
+    pipeline_config,
+    reference_tables,
+    reviewer_client,
+    served,
+)
 
 pytestmark = pytest.mark.network
 
@@ -447,7 +453,11 @@ def test_an_access_token_guards_every_request(tables, tmp_path):
 
 def test_a_non_loopback_bind_needs_a_token(tables, tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="needs an access token"):
-        create_app(Settings(out_dir=tables, db=tmp_path / "v.sqlite", host="0.0.0.0"))
+        create_app(
+            Settings.from_config(
+                pipeline_config(), tables, db=tmp_path / "v.sqlite", host="0.0.0.0"
+            )
+        )
     monkeypatch.delenv("PIPELINE_REVIEW_TOKEN", raising=False)
     result = CliRunner().invoke(
         cli_app,

@@ -21,7 +21,7 @@ import secrets
 import socket
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode
 
@@ -73,7 +73,7 @@ def is_loopback(host: str) -> bool:
 
 @dataclass
 class Settings:
-    """What one app instance serves and how.
+    """What one app instance serves and how; `from_config` fills it from the config.
 
     Attributes:
         out_dir: the run's table folder.
@@ -88,26 +88,26 @@ class Settings:
 
     out_dir: Path
     db: Path
-    host: str = "127.0.0.1"
-    port: int = 8765
-    token: str | None = None
-    limits: Limits = field(default_factory=Limits)
-    max_body_bytes: int = 65536
-    page_size: int = 50
-    claim_confidence: dict[str, float] = field(
-        default_factory=lambda: {"post_quote": 0.85, "according_to": 0.8, "pre": 0.75}
-    )
+    host: str
+    port: int
+    token: str | None
+    limits: Limits
+    max_body_bytes: int
+    page_size: int
+    claim_confidence: dict[str, float]
 
     @classmethod
     def from_config(cls, config, out_dir: Path, **overrides) -> Settings:
-        """Settings from the `review:` section of the config, with CLI overrides."""
+        """Settings from the `review:` section of the config; overrides that are not None
+        (the command line's) win."""
         rc = config.review
         values = {
             "out_dir": Path(out_dir),
             "db": rc.db,
             "host": rc.host,
             "port": rc.port,
-            "limits": Limits(rc.max_comment_chars, rc.max_concept_chars, rc.max_reviewer_chars),
+            "token": None,
+            "limits": Limits.from_config(rc),
             "max_body_bytes": rc.max_body_bytes,
             "page_size": rc.page_size,
             "claim_confidence": dict(rc.claim_confidence),

@@ -141,9 +141,22 @@ class ConflictError(RuntimeError):
 class Limits:
     """Sizes a reviewer's input may have (review.max_* in the config)."""
 
-    max_comment_chars: int = 2000
-    max_concept_chars: int = 200
-    max_reviewer_chars: int = 80
+    max_comment_chars: int
+    max_concept_chars: int
+    max_reviewer_chars: int
+
+    @classmethod
+    def from_config(cls, review_config=None) -> Limits:
+        """The limits of a `review:` config section (default: the packaged defaults)."""
+        if review_config is None:
+            from pipeline.config import load_config
+
+            review_config = load_config().review
+        return cls(
+            review_config.max_comment_chars,
+            review_config.max_concept_chars,
+            review_config.max_reviewer_chars,
+        )
 
 
 def now_utc() -> str:
@@ -165,7 +178,7 @@ def _check_text(value, name: str, limit: int, *, required: bool, multiline: bool
     return value
 
 
-def check_reviewer(name, limits: Limits = Limits()) -> str:
+def check_reviewer(name, limits: Limits) -> str:
     """A reviewer name, stripped; raises VerdictError when empty, too long or odd."""
     return _check_text(
         name.strip() if isinstance(name, str) else name,
@@ -251,14 +264,14 @@ def _unescape_csv(value: str) -> str:
 
 
 class ReviewStore:
-    """The verdict database at `path`, created on first use.
+    """The verdict database at `path`, created on first use; `limits` default to the config's.
 
     Each method opens its own connection, so one store serves many threads.
     """
 
-    def __init__(self, path: Path, limits: Limits = Limits()) -> None:
+    def __init__(self, path: Path, limits: Limits | None = None) -> None:
         self.path = Path(path)
-        self.limits = limits
+        self.limits = limits or Limits.from_config()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as conn:
             conn.execute("PRAGMA journal_mode=WAL")
