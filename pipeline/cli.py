@@ -97,11 +97,13 @@ def _summary(stages: list[runner.StageResult], out_dir: Path, rejected: int) -> 
     table = Table(title=f"Run into {out_dir}")
     table.add_column("stage")
     table.add_column("seconds", justify="right")
+    table.add_column("peak MiB", justify="right")
     table.add_column("counts")
     for stage in stages:
         table.add_row(
             stage.name,
             f"{stage.seconds:.1f}",
+            f"{stage.peak_rss_mb:.0f}",
             ", ".join(f"{k}={v}" for k, v in stage.counts.items()),
         )
     console.print(table)
@@ -429,6 +431,64 @@ def review(
     url = settings.url + (f"?token={quote(token, safe='')}" if token else "")
     typer.echo(f"Review app: {url}  (verdicts in {settings.db}; Ctrl+C stops it)")
     server.run(sockets=[sock])
+
+
+_SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+@app.command()
+def benchmark(
+    input: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--input",
+            "-i",
+            help="Corpus files (CSV/JSONL) [default: counsel-chat and FakeHealth in "
+            "../shared/data].",
+        ),
+    ] = None,
+    work: Annotated[
+        Path | None,
+        typer.Option("--work", help="Empty folder for the runs [default: a temporary folder]."),
+    ] = None,
+    growth_base: Annotated[
+        int, typer.Option("--growth-base", help="Records per input file in the 1x growth corpus.")
+    ] = 200,
+    sections: Annotated[
+        str,
+        typer.Option(
+            "--sections", help="Comma-separated: e2e, growth, rerun, extract, topics, executors."
+        ),
+    ] = "e2e,growth,rerun,extract,topics,executors",
+) -> None:
+    """Measure speed and memory: end to end, growth, re-runs, extraction, topics, executors."""
+    import tempfile
+
+    from pipeline.benchmark import run_benchmark
+
+    inputs = (
+        list(input)
+        if input
+        else [
+            _SHARED / "counsel-chat" / "counsel_chat.csv",
+            _SHARED / "fakehealth" / "health_story.jsonl.gz",
+            _SHARED / "fakehealth" / "health_release.jsonl.gz",
+        ]
+    )
+    missing = [str(p) for p in inputs if not p.exists()]
+    if missing:
+        raise _fail(f"benchmark input not found: {', '.join(missing)} (see ../shared/data)")
+    chosen = {s.strip() for s in sections.split(",") if s.strip()}
+    unknown = chosen - {"e2e", "growth", "rerun", "extract", "topics", "executors"}
+    if unknown:
+        raise _fail(f"unknown benchmark section(s): {', '.join(sorted(unknown))}")
+    new_docs = sorted((_SHARED / "articles").glob("*.txt"))[:10]
+    out = Console()  # tables go to stdout, progress and errors to stderr
+    with tempfile.TemporaryDirectory(prefix="pipeline-bench-") as tmp:
+        folder = work or Path(tmp)
+        folder.mkdir(parents=True, exist_ok=True)
+        console.print(f"benchmark work folder: {folder}")
+        run_benchmark(inputs, folder, growth_base, new_docs, chosen, out)
 
 
 @app.command()

@@ -36,6 +36,7 @@ class LoadConfig(_Section):
     min_words: int = Field(ge=0)
     max_paragraph_chars: int = Field(gt=0, le=1_000_000)
     english_min_ratio: float = Field(ge=0, le=1)
+    flag_duplicates: bool
     near_duplicate_threshold: float = Field(gt=0, le=1)
     minhash_permutations: int = Field(ge=16)
     shingle_words: int = Field(ge=1)

@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import importlib.metadata as md
 import platform
+import threading
 import time
 from collections.abc import Callable, Iterable
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
+import psutil
 from spacy.util import get_package_version as spacy_package_version
 
 from pipeline.clean import clean_documents
@@ -100,6 +102,7 @@ class StageResult:
     name: str
     seconds: float
     counts: dict[str, int] = field(default_factory=dict)
+    peak_rss_mb: float = 0.0  # this process and its children, sampled every 0.1 s
 
 
 @dataclass
@@ -148,13 +151,38 @@ def write_rejected(out_dir: Path, stage: str, rejections: list[Rejection]) -> pd
     return table
 
 
+def _rss_bytes(process: psutil.Process) -> int:
+    """Resident memory of this process plus its children (Dask LocalCluster workers)."""
+    total = process.memory_info().rss
+    for child in process.children(recursive=True):
+        with suppress(psutil.Error):  # a child that just exited
+            total += child.memory_info().rss
+    return total
+
+
 @contextmanager
-def _timed(results: list[StageResult], name: str):
+def _timed(results: list[StageResult], name: str, interval_s: float = 0.1):
+    """Time a stage and sample its peak resident memory from a background thread."""
+    process = psutil.Process()
+    peak = [_rss_bytes(process)]
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.wait(interval_s):
+            peak[0] = max(peak[0], _rss_bytes(process))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
     start = time.perf_counter()
     stage = StageResult(name, 0.0)
-    yield stage
-    stage.seconds = round(time.perf_counter() - start, 3)
-    results.append(stage)
+    try:
+        yield stage
+    finally:
+        stop.set()
+        sampler.join()
+        stage.seconds = round(time.perf_counter() - start, 3)
+        stage.peak_rss_mb = round(max(peak[0], _rss_bytes(process)) / 2**20, 1)
+        results.append(stage)
 
 
 # ------------------------------------------------------------- partitions
@@ -785,7 +813,10 @@ def write_manifest(
         "models": {"spacy": model_info(config.spacy.model)},
         "python": platform.python_version(),
         "platform": platform.platform(),
-        "stages": [{"name": s.name, "seconds": s.seconds, "counts": s.counts} for s in stages],
+        "stages": [
+            {"name": s.name, "seconds": s.seconds, "peak_rss_mb": s.peak_rss_mb, "counts": s.counts}
+            for s in stages
+        ],
         "rejected": len(read_table(out_dir, "rejected")),
     }
     path = out_dir / "manifest.json"

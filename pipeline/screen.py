@@ -113,6 +113,10 @@ def screen_documents(
                 row.doc_id,
             )
         )
+    if not cfg.flag_duplicates:  # e.g. a benchmark that replicates a corpus on purpose
+        out["duplicate_of"], out["duplicate_kind"] = "", ""
+        out["duplicate_similarity"] = float("nan")
+        return out, rejected
     return flag_duplicates(out, cfg), rejected
 
 
