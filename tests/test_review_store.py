@@ -251,6 +251,16 @@ def test_an_item_no_longer_extracted_is_stale_until_it_returns(store, tables, it
     assert not item["stale"] and item["verdict"] == "reject"
 
 
+def test_runs_sharing_a_database_keep_their_own_queues(tmp_path, tables, items):
+    db = tmp_path / "shared.sqlite"
+    first, other = ReviewStore(db, run_key="run-a"), ReviewStore(db, run_key="run-b")
+    first.sync(items, _run_docs(tables))
+    assert other.sync(items.iloc[:0], {"another-article": "0" * 16})["stale"] == 0
+    assert first.queue({"status": "all"})[1] == len(items)
+    assert other.queue({"status": "all"})[1] == 0
+    assert first.facets()["docs"] and not other.facets()["docs"]
+
+
 # --- export and import ------------------------------------------------------------------------
 
 

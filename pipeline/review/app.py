@@ -282,7 +282,7 @@ def create_app(settings: Settings) -> FastAPI:
     """The review app for one run and one verdict database."""
     if not is_loopback(settings.host) and not settings.token:
         raise ValueError(f"binding to {settings.host} needs an access token")
-    store = ReviewStore(settings.db, settings.limits)
+    store = ReviewStore(settings.db, settings.limits, run_key=str(settings.out_dir.resolve()))
     state = RunState(settings, store)
     state.refresh()
     sessions = Sessions()

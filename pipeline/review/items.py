@@ -46,7 +46,7 @@ ITEM_COLUMNS = (
 )
 """Columns of `build_items`: the item snapshot the store keeps (see README, review database)."""
 
-ITEM_ID_RE = re.compile(r"^(mention|claim|support):[0-9a-f]{16}:[A-Za-z0-9:._-]{1,200}$")
+ITEM_ID_RE = re.compile(r"^(mention|claim|support):[0-9a-f]{16}:[A-Za-z0-9:._-]{1,400}$")
 _DOC_HASH_CHARS = 16
 
 

@@ -77,13 +77,19 @@ CREATE TABLE IF NOT EXISTS items (
     context TEXT NOT NULL,
     context_start INTEGER NOT NULL,
     details TEXT NOT NULL,
-    in_run INTEGER NOT NULL DEFAULT 0,
     stale INTEGER NOT NULL DEFAULT 0,
     stale_reason TEXT NOT NULL DEFAULT '',
     first_seen TEXT NOT NULL,
     last_seen TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS items_queue ON items (in_run, confidence, doc_id, start, item_id);
+CREATE INDEX IF NOT EXISTS items_queue ON items (confidence, doc_id, start, item_id);
+CREATE INDEX IF NOT EXISTS items_doc ON items (doc_id);
+CREATE TABLE IF NOT EXISTS run_docs (
+    run_key TEXT NOT NULL,
+    doc_id TEXT NOT NULL,
+    doc_sha TEXT NOT NULL,
+    PRIMARY KEY (run_key, doc_id)
+);
 CREATE TABLE IF NOT EXISTS item_flags (
     item_id TEXT NOT NULL REFERENCES items (item_id),
     flag TEXT NOT NULL,
@@ -109,6 +115,7 @@ BEGIN SELECT RAISE(ABORT, 'verdict_log is append-only'); END;
 
 # The item columns `sync` refreshes from a run (everything but the bookkeeping).
 _SNAPSHOT = [c for c in ITEM_COLUMNS if c != "item_id"]
+_IN_RUN = "doc_id IN (SELECT doc_id FROM run_docs WHERE run_key = ?)"
 _LATEST = (
     "LEFT JOIN (SELECT item_id AS l_item, MAX(seq) AS l_seq FROM verdict_log GROUP BY item_id) "
     "ON l_item = i.item_id LEFT JOIN verdict_log v ON v.seq = l_seq"
@@ -266,12 +273,15 @@ def _unescape_csv(value: str) -> str:
 class ReviewStore:
     """The verdict database at `path`, created on first use; `limits` default to the config's.
 
-    Each method opens its own connection, so one store serves many threads.
+    `run_key` names the run this store's queue shows (the app uses its table folder), so apps
+    serving different runs from one database do not hide each other's items. Each method
+    opens its own connection, so one store serves many threads.
     """
 
-    def __init__(self, path: Path, limits: Limits | None = None) -> None:
+    def __init__(self, path: Path, limits: Limits | None = None, run_key: str = "default") -> None:
         self.path = Path(path)
         self.limits = limits or Limits.from_config()
+        self.run_key = run_key
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as conn:
             conn.execute("PRAGMA journal_mode=WAL")
@@ -321,7 +331,7 @@ class ReviewStore:
         Items already known keep their ID and verdicts and get the run's snapshot. Known items
         of the run's documents that the run no longer has are marked stale (the reason says
         whether the text changed); they and their verdicts are kept and never re-attached.
-        Items of documents outside the run are left as they are, out of the queue.
+        Items of documents outside the run are left as they are, out of this run's queue.
         """
         stamp = now_utc()
         rows = [
@@ -338,8 +348,11 @@ class ReviewStore:
         with self._write() as conn:
             known = {r[0] for r in conn.execute("SELECT item_id FROM items")}
             conn.execute("CREATE TEMP TABLE run_items (item_id TEXT PRIMARY KEY)")
-            conn.execute("CREATE TEMP TABLE run_docs (doc_id TEXT PRIMARY KEY, doc_sha TEXT)")
-            conn.executemany("INSERT INTO run_docs VALUES (?, ?)", run_docs.items())
+            conn.execute("DELETE FROM run_docs WHERE run_key = ?", (self.run_key,))
+            conn.executemany(
+                "INSERT INTO run_docs VALUES (?, ?, ?)",
+                ((self.run_key, d, sha) for d, sha in run_docs.items()),
+            )
             conn.executemany("INSERT INTO run_items VALUES (?)", ((i,) for i in items["item_id"]))
             conn.executemany(
                 f"INSERT INTO items ({cols}, first_seen, last_seen) VALUES ({marks}) "
@@ -352,16 +365,16 @@ class ReviewStore:
                 "INSERT OR IGNORE INTO item_flags VALUES (?, ?)",
                 ((i, f) for i, flags in zip(items["item_id"], items["flags"]) for f in flags),
             )
-            conn.execute("UPDATE items SET in_run = (doc_id IN (SELECT doc_id FROM run_docs))")
             stale = conn.execute(
                 "UPDATE items SET stale = 1, stale_reason = CASE "
-                "WHEN doc_sha != (SELECT doc_sha FROM run_docs r WHERE r.doc_id = items.doc_id) "
+                "WHEN doc_sha != (SELECT doc_sha FROM run_docs r "
+                "WHERE r.run_key = ? AND r.doc_id = items.doc_id) "
                 "THEN 'source text changed' ELSE 'no longer extracted' END "
-                "WHERE in_run = 1 AND stale = 0 "
-                "AND item_id NOT IN (SELECT item_id FROM run_items)"
+                "WHERE stale = 0 AND doc_id IN (SELECT doc_id FROM run_docs WHERE run_key = ?) "
+                "AND item_id NOT IN (SELECT item_id FROM run_items)",
+                (self.run_key, self.run_key),
             ).rowcount
             conn.execute("DROP TABLE run_items")
-            conn.execute("DROP TABLE run_docs")
         return {
             "items": len(items),
             "new": len(set(items["item_id"]) - known),
@@ -370,7 +383,7 @@ class ReviewStore:
 
     def _filters(self, filters: dict) -> tuple[str, list]:
         """SQL conditions for the queue filters (article, type, category, flag, status)."""
-        where, args = ["i.in_run = 1"], []
+        where, args = [f"i.{_IN_RUN}"], [self.run_key]
         for key, column in (
             ("doc", "i.doc_id"),
             ("type", "i.item_type"),
@@ -476,19 +489,22 @@ class ReviewStore:
         """The values the queue can be filtered by: articles, categories, flags."""
         with self._connect() as conn:
             docs = conn.execute(
-                "SELECT DISTINCT doc_id, title FROM items WHERE in_run = 1 ORDER BY title, doc_id"
+                f"SELECT DISTINCT doc_id, title FROM items WHERE {_IN_RUN} ORDER BY title, doc_id",
+                (self.run_key,),
             ).fetchall()
             categories = [
                 r[0]
                 for r in conn.execute(
-                    "SELECT DISTINCT category FROM items WHERE in_run = 1 ORDER BY category"
+                    f"SELECT DISTINCT category FROM items WHERE {_IN_RUN} ORDER BY category",
+                    (self.run_key,),
                 )
             ]
             flags = [
                 r[0]
                 for r in conn.execute(
                     "SELECT DISTINCT f.flag FROM item_flags f JOIN items i USING (item_id) "
-                    "WHERE i.in_run = 1 ORDER BY f.flag"
+                    f"WHERE i.{_IN_RUN} ORDER BY f.flag",
+                    (self.run_key,),
                 )
             ]
         return {"docs": [dict(r) for r in docs], "categories": categories, "flags": flags}
@@ -639,9 +655,9 @@ class ReviewStore:
                         "INSERT INTO items (item_id, item_type, doc_id, doc_sha, title, source, "
                         'url, category, concept, concept_id, start, "end", span, source_type, '
                         "support_status, confidence, flags, context, context_start, details, "
-                        "in_run, stale, stale_reason, first_seen, last_seen) VALUES "
+                        "stale, stale_reason, first_seen, last_seen) VALUES "
                         "(?, ?, ?, ?, ?, '', '', ?, ?, '', 0, 0, ?, '', '', 0, '[]', '', 0, "
-                        "'{}', 0, 1, 'imported; not in a run yet', ?, ?)",
+                        "'{}', 1, 'imported; not in a run yet', ?, ?)",
                         (
                             e["item_id"],
                             e["item_type"],
@@ -836,8 +852,8 @@ def review_summary(db_path: Path, items: pd.DataFrame) -> dict | None:
     finally:
         conn.close()
     run_ids = set(items["item_id"])
-    in_run = log[log["item_id"].isin(run_ids)]
-    current = in_run.drop_duplicates("item_id", keep="last").set_index("item_id")["verdict"]
+    of_run = log[log["item_id"].isin(run_ids)]
+    current = of_run.drop_duplicates("item_id", keep="last").set_index("item_id")["verdict"]
     judged = items.assign(verdict=items["item_id"].map(current))
 
     def counts(group: pd.DataFrame) -> dict:
@@ -857,7 +873,7 @@ def review_summary(db_path: Path, items: pd.DataFrame) -> dict | None:
         {"item_type": t, "category": c, **counts(g)}
         for (t, c), g in judged.groupby(["item_type", "category"], sort=True)
     ]
-    latest = in_run.drop_duplicates(["item_id", "reviewer"], keep="last")
+    latest = of_run.drop_duplicates(["item_id", "reviewer"], keep="last")
     by_reviewer = {r: g.set_index("item_id")["verdict"] for r, g in latest.groupby("reviewer")}
     names = sorted(by_reviewer)
     agreement = []
