@@ -18,7 +18,8 @@ from pipeline.ingest import Record, make_doc_id
 from tests.reliability import record_reliability
 
 _CACHE_NAME = re.compile(r"[0-9a-f]{64}\.(body|json)")
-_DOC_ID = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
+# Letters, digits and dashes, never leading: no dot, slash or NUL, and not taken for an option.
+_DOC_ID = re.compile(r"[a-z0-9][a-z0-9-]*-[0-9a-f]{8}")
 
 HOSTILE_PATHS = [
     "/../../../../tmp/escaped",
