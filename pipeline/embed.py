@@ -106,27 +106,41 @@ def _load_cache(store: Path) -> dict[str, np.ndarray]:
     return cache
 
 
+def _text_key(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def uncached_texts(texts: list[str], backend: str, cache_dir: Path) -> list[str]:
+    """The distinct texts of `texts` that have no cached vector yet, in first-seen order."""
+    store = Path(cache_dir) / f"embeddings-{backend}"
+    cache = _load_cache(store) if store.exists() else {}
+    return list(dict.fromkeys(t for t in texts if _text_key(t) not in cache))
+
+
+def store_vectors(texts: list[str], vectors: np.ndarray, backend: str, cache_dir: Path) -> None:
+    """Add vectors of distinct `texts` to the cache as one shard, written atomically."""
+    store = Path(cache_dir) / f"embeddings-{backend}"
+    store.mkdir(parents=True, exist_ok=True)
+    keys = [_text_key(t) for t in texts]
+    digest = hashlib.sha256("".join(keys).encode()).hexdigest()[:16]
+    shard = store / f"shard-{digest}.npz"
+    tmp = shard.with_name(shard.name + ".tmp")
+    with open(tmp, "wb") as fh:
+        np.savez(fh, keys=np.array(keys), vectors=np.asarray(vectors, dtype=np.float32))
+    os.replace(tmp, shard)
+
+
 def embed_cached(texts: list[str], backend: str, cache_dir: Path) -> np.ndarray:
     """Embed texts, reusing vectors cached by (backend, SHA-256 of the text).
 
     Each call that computes new vectors adds one shard file (written atomically), so re-runs on
     mostly the same corpus only encode the new texts.
     """
-    store = Path(cache_dir) / f"embeddings-{backend}"
-    store.mkdir(parents=True, exist_ok=True)
-    keys = [hashlib.sha256(t.encode("utf-8")).hexdigest() for t in texts]
-    cache = _load_cache(store)
-    todo = sorted({k: i for i, k in enumerate(keys) if k not in cache}.items())
+    todo = uncached_texts(texts, backend, cache_dir)
     if todo:
-        vectors = get_encoder(backend, str(cache_dir)).encode([texts[i] for _, i in todo])
-        vectors = np.asarray(vectors, dtype=np.float32)
-        digest = hashlib.sha256("".join(k for k, _ in todo).encode()).hexdigest()[:16]
-        shard = store / f"shard-{digest}.npz"
-        tmp = shard.with_name(shard.name + ".tmp")
-        with open(tmp, "wb") as fh:
-            np.savez(fh, keys=np.array([k for k, _ in todo]), vectors=vectors)
-        os.replace(tmp, shard)
-        cache.update(zip((k for k, _ in todo), vectors))
+        vectors = get_encoder(backend, str(cache_dir)).encode(todo)
+        store_vectors(todo, vectors, backend, cache_dir)
     if not texts:
         return np.zeros((0, 0), dtype=np.float32)
-    return np.vstack([cache[k] for k in keys]).astype(np.float32)
+    cache = _load_cache(Path(cache_dir) / f"embeddings-{backend}")
+    return np.vstack([cache[_text_key(t)] for t in texts]).astype(np.float32)

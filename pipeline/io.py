@@ -73,16 +73,23 @@ def table_schema(name: str) -> pa.Schema:
 def write_table(df: pd.DataFrame, out_dir: Path, name: str) -> Path:
     """Write `df` as `<out_dir>/<name>.parquet` with the table's fixed schema, atomically.
 
+    An empty frame is written with the documented columns, whatever columns it has.
+
     Raises:
-        ValueError: `df` lacks a documented column (extra columns are an error too, so the
-            schema in the README stays the truth).
+        ValueError: `df` has rows but lacks a documented column (extra columns are an error
+            too, so the schema in the README stays the truth).
     """
     schema = table_schema(name)
+    if df.empty:  # no rows: whatever columns the frame has, write the documented ones
+        df = schema.empty_table().to_pandas()
     missing = set(schema.names) - set(df.columns)
     extra = set(df.columns) - set(schema.names)
     if missing or extra:
         raise ValueError(f"table {name}: missing columns {sorted(missing)}, extra {sorted(extra)}")
-    table = pa.Table.from_pandas(df[schema.names], schema=schema, preserve_index=False)
+    if df.empty:
+        table = schema.empty_table()
+    else:
+        table = pa.Table.from_pandas(df[schema.names], schema=schema, preserve_index=False)
     path = Path(out_dir) / f"{name}.parquet"
     with atomic_path(path) as tmp:
         pq.write_table(table, tmp)

@@ -242,6 +242,7 @@ def read_partition(items: list[tuple[str, str, str]], config: Config) -> dict[st
     }
 
 
+_KEY_ONLY = pd.DataFrame(columns=[KEY])
 _CLEANED = ["doc_id", "text", "offset_map", "n_words", "english_ratio"]
 
 
@@ -338,7 +339,9 @@ class _Partitioned:
         position = {k: i for i, k in enumerate(keys)}
         out = {}
         for t in tables:
-            combined = pd.concat([f for f in frames[t] if len(f)] or [pd.DataFrame(columns=[KEY])])
+            nonempty = [f for f in frames[t] if len(f)]
+            # With no rows anywhere, keep a result's (empty) columns rather than none at all.
+            combined = pd.concat(nonempty) if nonempty else next(iter(frames[t]), _KEY_ONLY)
             order = combined[KEY].map(position)
             combined = combined.iloc[order.argsort(kind="stable")]
             out[t] = combined.drop(columns=[KEY]).reset_index(drop=True)
@@ -448,18 +451,20 @@ def stage_load(
             config.run.partition_docs,
         )
         rejections += [Rejection(**row) for row in _records(clean["rejected"])]
-        cleaned = raw.drop(columns=[KEY]).merge(clean["documents"], on="doc_id", how="inner")
+        cleaned_columns = clean["documents"].reindex(columns=_CLEANED).astype({"doc_id": object})
+        cleaned = raw.drop(columns=[KEY]).merge(cleaned_columns, on="doc_id", how="inner")
+        boilerplate = clean["boilerplate"].reindex(columns=empty_frame("boilerplate").columns)
         documents, screened = screen_documents(cleaned, config.load)
         rejections.extend(screened)
         write_table(documents, out_dir, "documents")
-        write_table(clean["boilerplate"], out_dir, "boilerplate")
+        write_table(boilerplate, out_dir, "boilerplate")
         for name in ("load", "clean"):
             write_rejected(out_dir, name, [r for r in rejections if r.stage == name])
         stage.counts = {
             "documents": len(documents),
             "usable": len(usable_documents(documents)),
             "rejected": len(rejections),
-            "boilerplate_spans": len(clean["boilerplate"]),
+            "boilerplate_spans": len(boilerplate),
             "files_read": read_counts["computed"],
             "files_reused": read_counts["reused"],
             "docs_cleaned": clean_counts["computed"],
@@ -677,7 +682,7 @@ def stage_topics(
         save_model(result, out_dir, config)
         advance(1)
         stage.counts = {
-            "topics": int((result.topics["topic_id"] >= 0).sum()),
+            "topics": int((result.topics.get("topic_id", pd.Series(dtype=int)) >= 0).sum()),
             "units": len(result.segment_topics),
         }
         if result.message:
