@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import psutil
 from spacy.util import get_package_version as spacy_package_version
@@ -649,11 +650,43 @@ def stage_extract(
     return stage
 
 
+def embed_partition(texts: list[str], config: Config) -> np.ndarray:
+    """Embed one partition of topic units with the configured backend (runs on a worker)."""
+    from pipeline.embed import get_encoder
+
+    backend = config.topics.backend
+    return get_encoder(backend, str(config.embeddings.cache_dir)).encode(texts)
+
+
+def _embed_on(executor: Executor, segments: pd.DataFrame, config: Config) -> int:
+    """Embed the topic units missing from the embedding cache in partitions on `executor`,
+    so the topic fit finds every vector cached. Returns the number of texts embedded."""
+    from pipeline.embed import store_vectors, uncached_texts
+    from pipeline.topics import topic_units
+
+    texts = topic_units(segments, config.topics)["text"].tolist()
+    todo = uncached_texts(texts, config.topics.backend, config.embeddings.cache_dir)
+    chunks = split(todo, config.run.partition_docs * 10)
+    for i, vectors in executor.map(embed_partition, chunks, config):
+        store_vectors(chunks[i], vectors, config.topics.backend, config.embeddings.cache_dir)
+    return len(todo)
+
+
 def stage_topics(
-    out_dir: Path, config: Config, progress: Progress = _no_progress, force: bool = False
+    out_dir: Path,
+    config: Config,
+    progress: Progress = _no_progress,
+    force: bool = False,
+    executor: Executor | None = None,
 ) -> StageResult:
-    """Fit topics; write `topics`, `segment_topics`, `document_topics`, the model and a map."""
-    from pipeline.topics import fit_topics, save_model
+    """Fit topics, or assign new units to the saved model's topics (the policy below); write
+    `topics`, `segment_topics`, `document_topics`, `topic_map` and the model.
+
+    Policy: when the share of distinct units the saved model has not seen is at most
+    `topics.refit_share` (and its topics config is today's), units keep their topics and new
+    ones join the nearest topic; otherwise, or with `force`, the model is refitted.
+    """
+    from pipeline.topics import fit_topics, new_unit_share, save_model, update_topics
 
     results: list[StageResult] = []
     with _timed(results, "topics") as stage:
@@ -673,7 +706,18 @@ def stage_topics(
         advance = progress("topics", None)
         segments = read_table(out_dir, "segments")
         mentions = read_table(out_dir, "mentions")
-        result = fit_topics(segments, mentions, config)
+        lemmas = read_table(out_dir, "lemmas")
+        embedded = _embed_on(executor, segments, config) if executor is not None else 0
+        model_dir = out_dir / "topic_model"
+        have_tables = all((out_dir / f"{name}.parquet").exists() for name in outputs)
+        share = new_unit_share(model_dir, segments, config) if have_tables else 1.0
+        if not force and share <= config.topics.refit_share:
+            previous = {name: read_table(out_dir, name) for name in outputs}
+            result = update_topics(model_dir, previous, segments, mentions, lemmas, config)
+            policy = f"updated ({share:.1%} new units)"
+        else:
+            result = fit_topics(segments, mentions, config, lemmas=lemmas)
+            policy = "refitted" if have_tables else "fitted"
         write_table(result.topics, out_dir, "topics")
         failpoint("topics")
         write_table(result.segment_topics, out_dir, "segment_topics")
@@ -684,7 +728,10 @@ def stage_topics(
         stage.counts = {
             "topics": int((result.topics.get("topic_id", pd.Series(dtype=int)) >= 0).sum()),
             "units": len(result.segment_topics),
+            "policy": policy,
         }
+        if embedded:
+            stage.counts["embedded_on_executor"] = embedded
         if result.message:
             stage.counts["note"] = result.message
         record_state(out_dir, "topics", key, stage.counts)
@@ -782,13 +829,17 @@ def run_pipeline(
                 stage_load(inputs, out_dir, config, progress, executor, "load" in forced),
                 stage_segment(out_dir, config, progress, executor, "segment" in forced),
                 stage_extract(out_dir, config, progress, executor, "extract" in forced),
+                stage_topics(
+                    out_dir,
+                    config,
+                    progress,
+                    "topics" in forced,
+                    executor if executor.name != "local" else None,
+                ),
             ]
         finally:
             executor.close()
-        stages += [
-            stage_topics(out_dir, config, progress, "topics" in forced),
-            stage_compare(out_dir, config, progress, "compare" in forced),
-        ]
+        stages.append(stage_compare(out_dir, config, progress, "compare" in forced))
         rejected = len(read_table(out_dir, "rejected"))
         write_manifest(out_dir, config, inputs, stages, started, config_path)
         stages.append(stage_report(out_dir, report_dir or out_dir / "report", config, progress))
