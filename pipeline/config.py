@@ -107,6 +107,7 @@ class TopicsConfig(_Section):
     min_units: int = Field(ge=2)
     n_neighbors: int = Field(ge=2)
     n_components: int = Field(ge=2)
+    umap_epochs: int = Field(ge=10)
     random_state: int
     min_cluster_size: int = Field(ge=2)
     min_cluster_share: float = Field(ge=0, le=1)
@@ -117,11 +118,17 @@ class TopicsConfig(_Section):
     bm25_weighting: bool
     min_df: int = Field(ge=1)
     max_df: float = Field(gt=0, le=1)
-    mmr_diversity: float = Field(ge=0, le=1)
+    nr_topics: Literal["auto"] | int | None = Field(default=None)
+    relevance_lambda: float = Field(ge=0, le=1)
+    relevance_min_count: int = Field(ge=1)
+    mmr_diversity: float | None = Field(ge=0, le=1)
+    label_mmr_diversity: float = Field(ge=0, le=1)
     reduce_outliers: bool
     outlier_threshold: float
     max_seed_topics: int = Field(ge=0)
     extra_stop_words: list[str]
+    max_fit_units: int = Field(ge=100)
+    refit_share: float = Field(ge=0, le=1)
 
 
 class CompareConfig(_Section):

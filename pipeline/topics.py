@@ -1,20 +1,28 @@
 """Topic stage: BERTopic over segments, guided by the concept lexicon.
 
 Every replaceable part is chosen in the `topics` config: the unit (sentence, paragraph or list
-item), the embedding backend (`minilm` or `model2vec`), UMAP/HDBSCAN settings and the seed
-topics. Best practices followed: pre-computed embeddings cached by content hash; UMAP with a fixed
-random_state; HDBSCAN sized to the corpus; a CountVectorizer over spaCy lemmas whose stop words
-include web boilerplate; KeyBERTInspired + MaximalMarginalRelevance representations; outlier
+item), the embedding backend (`minilm` or `model2vec`), UMAP/HDBSCAN settings, topic merging, the
+top-word ranking and the seed topics. Best practices followed: pre-computed embeddings cached by
+content hash; UMAP with a fixed random_state over an exact cosine neighbour graph; HDBSCAN sized
+to the corpus; a CountVectorizer over spaCy lemmas whose stop words include web boilerplate;
+KeyBERTInspired + MaximalMarginalRelevance labels; near-identical topics merged; outlier
 reduction by embeddings; guided topics from lexicon concepts that occur in the corpus.
 
 Identical segments are fitted once (duplicates would form spurious dense clusters) and mapped
-back to every segment that carries them.
+back to every segment that carries them. Above `topics.max_fit_units` distinct units the model is
+fitted on a deterministic sample and the other units join their nearest topic; `update_topics`
+assigns the units of a grown corpus to a saved model the same way.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
+import os
 import re
+import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -25,8 +33,11 @@ import pandas as pd
 from pipeline.config import Config, TopicsConfig
 from pipeline.embed import embed_cached, get_encoder
 from pipeline.extract import CATEGORIES, load_lexicon
+from pipeline.nlp import content_lemma
 
-_NUMBERISH = re.compile(r"^[\d.,%$-]+$")
+# Bump when content_lemma's filter changes, so cached lemmas are not reused.
+_LEMMA_VERSION = "1"
+_UNIT_FILE = "units.parquet"  # in the model folder: the fitted units' text hashes and topics
 
 
 @dataclass
@@ -39,12 +50,16 @@ class TopicResult:
     model: object | None
     coords: pd.DataFrame  # segment_id, x, y: a 2-D map of the fitted units
     message: str = ""
+    unit_hashes: pd.DataFrame | None = None  # segment_id, text_sha256, topic_id, probability
 
 
 def topic_units(segments: pd.DataFrame, cfg: TopicsConfig) -> pd.DataFrame:
     """The segments topics are fitted on: the configured kind, at least `min_words` long.
 
     For unit "item", list items are used where the article has them and paragraphs elsewhere.
+
+    Returns:
+        segment_id, doc_id, start, end, text.
     """
     if cfg.unit == "item":
         items = segments[segments["kind"] == "item"]
@@ -56,6 +71,9 @@ def topic_units(segments: pd.DataFrame, cfg: TopicsConfig) -> pd.DataFrame:
     return units[["segment_id", "doc_id", "start", "end", "text"]].reset_index(drop=True)
 
 
+# --- lemmas -------------------------------------------------------------------------------
+
+
 @lru_cache(maxsize=2)
 def _lemmatizer(model: str):
     """The spaCy pipeline up to the lemmatizer, loaded once per process."""
@@ -65,17 +83,51 @@ def _lemmatizer(model: str):
 
 
 def lemmatise(texts: list[str], config: Config) -> list[str]:
-    """Lower-cased lemmas of content words, for the CountVectorizer (numbers dropped)."""
+    """Space-joined content lemmas of each text (the filter of `pipeline.nlp.content_lemma`)."""
     nlp = _lemmatizer(config.spacy.model)
     out = []
     for doc in nlp.pipe(texts, batch_size=config.spacy.batch_size):
-        out.append(
-            " ".join(
-                t.lemma_.lower()
-                for t in doc
-                if t.is_alpha and not t.is_stop and len(t) > 2 and not _NUMBERISH.match(t.text)
-            )
-        )
+        out.append(" ".join(lemma for t in doc if (lemma := content_lemma(t))))
+    return out
+
+
+def lemmatise_cached(texts: list[str], config: Config) -> list[str]:
+    """`lemmatise`, reusing lemmas cached by (spaCy model, SHA-256 of the text).
+
+    Like the embedding cache, each call that lemmatises new texts adds one shard file, written
+    atomically, under `embeddings.cache_dir/lemmas-<model>`.
+    """
+    store = Path(config.embeddings.cache_dir) / f"lemmas-{config.spacy.model}-v{_LEMMA_VERSION}"
+    store.mkdir(parents=True, exist_ok=True)
+    keys = [_sha(t) for t in texts]
+    cache: dict[str, str] = {}
+    for shard in sorted(store.glob("shard-*.parquet")):
+        table = pd.read_parquet(shard)
+        cache.update(zip(table["key"], table["lemmas"]))
+    todo = sorted({k: i for i, k in enumerate(keys) if k not in cache}.items())
+    if todo:
+        fresh = lemmatise([texts[i] for _, i in todo], config)
+        digest = hashlib.sha256("".join(k for k, _ in todo).encode()).hexdigest()[:16]
+        shard = store / f"shard-{digest}.parquet"
+        tmp = shard.with_name(shard.name + ".tmp")
+        pd.DataFrame({"key": [k for k, _ in todo], "lemmas": fresh}).to_parquet(tmp, index=False)
+        os.replace(tmp, shard)
+        cache.update(zip((k for k, _ in todo), fresh))
+    return [cache[k] for k in keys]
+
+
+def unit_lemmas(units: pd.DataFrame, lemmas: pd.DataFrame | None, config: Config) -> list[str]:
+    """Lemmas of each unit: from the extract stage's `lemmas` table where it has the unit's
+    segment_id, else lemmatised here (with the content-hash cache)."""
+    known = {}
+    if lemmas is not None and not lemmas.empty:
+        known = dict(zip(lemmas["segment_id"], lemmas["lemmas"]))
+    out = [known.get(s) for s in units["segment_id"]]
+    missing = [i for i, v in enumerate(out) if v is None]
+    if missing:
+        fresh = lemmatise_cached([units["text"].iloc[i] for i in missing], config)
+        for i, value in zip(missing, fresh):
+            out[i] = value
     return out
 
 
@@ -96,15 +148,282 @@ def seed_topics(mentions: pd.DataFrame, cfg: TopicsConfig) -> list[list[str]]:
     return seeds
 
 
+# --- replaceable parts ----------------------------------------------------------------------
+
+
+def exact_knn(vectors: np.ndarray, k: int, block: int = 2048) -> tuple[np.ndarray, np.ndarray]:
+    """Exact k nearest neighbours by cosine distance (each row's first neighbour is itself).
+
+    One matrix product per block of rows: 20,000 units take a few seconds, with no index to
+    build or compile.
+
+    Returns:
+        (indices int32 [n, k], cosine distances float32 [n, k]), nearest first.
+    """
+    x = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    x = x / np.where(norms == 0, 1, norms)
+    n = len(x)
+    k = min(k, n)
+    indices = np.empty((n, k), dtype=np.int32)
+    distances = np.empty((n, k), dtype=np.float32)
+    for start in range(0, n, block):
+        sims = x[start : start + block] @ x.T
+        rows = np.arange(len(sims))
+        sims[rows, rows + start] = np.inf  # the point itself comes first, even among duplicates
+        part = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+        part_sims = np.take_along_axis(sims, part, axis=1)
+        order = np.lexsort((part, -part_sims), axis=1)  # by similarity, ties by index
+        indices[start : start + block] = np.take_along_axis(part, order, axis=1)
+        best = np.take_along_axis(part_sims, order, axis=1)
+        distances[start : start + block] = np.clip(1.0 - best, 0.0, 2.0)
+    distances[:, 0] = 0.0
+    return indices, distances
+
+
+@lru_cache(maxsize=1)
+def _cache_umap_kernels(cache_dir: str) -> None:
+    """Keep UMAP's compiled numba kernels on disk under `cache_dir`.
+
+    umap-learn compiles them at the first fit of every process (about 15 s on two cores, more
+    than the fit itself); pynndescent already caches its own kernels this way. The numba cache
+    is keyed on the source file and the CPU, so a changed umap-learn recompiles.
+    """
+    import numba
+    import umap.layouts
+    import umap.umap_
+
+    previous = numba.config.CACHE_DIR
+    numba.config.CACHE_DIR = cache_dir  # read once, when each function's cache is created
+    try:
+        for kernel in (
+            umap.umap_.smooth_knn_dist,
+            umap.umap_.compute_membership_strengths,
+            umap.umap_.fast_intersection,  # guided topics: UMAP with partial labels
+            umap.layouts._nb_optimize_layout_euclidean_single_epoch,
+        ):
+            kernel.enable_caching()
+    finally:
+        numba.config.CACHE_DIR = previous
+
+
+class ExactKnnUMAP:
+    """UMAP over an exact cosine neighbour graph: BERTopic's dimensionality-reduction slot.
+
+    umap-learn computes neighbours itself through a per-pair Python callback below 4,096 points
+    (about 40 s for 3,000 units) and through pynndescent above; `exact_knn` does it in one
+    matrix product. With a fixed random_state the layout is single-threaded and repeatable.
+    """
+
+    def __init__(
+        self,
+        n_neighbors: int,
+        n_components: int,
+        n_epochs: int,
+        random_state: int,
+        kernel_cache: Path | None = None,
+    ) -> None:
+        self.n_neighbors = n_neighbors
+        self.n_components = n_components
+        self.n_epochs = n_epochs
+        self.random_state = random_state
+        self.kernel_cache = kernel_cache
+        self.embedding_: np.ndarray | None = None
+
+    def fit(self, X: np.ndarray, y=None) -> ExactKnnUMAP:
+        """Fit on embeddings X; y holds guided-topic labels (-1: none), as BERTopic passes them."""
+        if self.kernel_cache is not None:
+            _cache_umap_kernels(str(self.kernel_cache))
+        from umap import UMAP
+
+        k = min(self.n_neighbors, len(X) - 1)
+        indices, distances = exact_knn(X, k)
+        self.umap_ = UMAP(
+            n_neighbors=k,
+            n_components=self.n_components,
+            n_epochs=self.n_epochs,
+            min_dist=0.0,
+            metric="cosine",
+            random_state=self.random_state,
+            precomputed_knn=(indices, distances, None),
+        )
+        with warnings.catch_warnings():  # a seed makes UMAP single-threaded: intended
+            warnings.filterwarnings("ignore", message="n_jobs value", category=UserWarning)
+            warnings.filterwarnings("ignore", message="precomputed_knn", category=UserWarning)
+            self.umap_.fit(X, y=y)
+        self.embedding_ = self.umap_.embedding_
+        self._fitted = X
+        return self
+
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        """The fitted coordinates (BERTopic asks for those of the data it fitted on)."""
+        if X is self._fitted or (X.shape == self._fitted.shape and np.array_equal(X, self._fitted)):
+            return self.embedding_
+        raise NotImplementedError("new units join their nearest topic: see assign_units()")
+
+
+class RelevanceWords:
+    """Top words ranked by relevance (Sievert & Shirley 2014, the LDAvis ranking).
+
+    relevance(w, t) = lambda * log p(w|t) + (1 - lambda) * log(p(w|t) / p(w)): lambda = 1 ranks
+    by frequency in the topic, lower values favour words exclusive to it, so that the few words
+    every topic of a one-genre corpus uses (help, therapist, feel) stop crowding the lists.
+    Probabilities come from the topic-level counts of the model's CountVectorizer.
+
+    A BERTopic representation (duck-typed: `extract_topics`), used first in a list.
+    """
+
+    def __init__(self, relevance_lambda: float, min_count: int = 2, top_n_words: int = 30):
+        self.relevance_lambda = relevance_lambda
+        self.min_count = min_count
+        self.top_n_words = top_n_words
+
+    def extract_topics(self, topic_model, documents, c_tf_idf, topics):
+        labels = sorted(topics)
+        joined = documents.groupby("Topic")["Document"].apply(" ".join)
+        vectorizer = topic_model.vectorizer_model
+        counts = vectorizer.transform([joined.get(t, "") for t in labels]).toarray()
+        counts = counts.astype(np.float64)
+        vocab = vectorizer.get_feature_names_out()
+        p_word = counts.sum(axis=0) / max(counts.sum(), 1.0)
+        lam = self.relevance_lambda
+        result = {}
+        for row, topic in enumerate(labels):
+            p_in_topic = counts[row] / max(counts[row].sum(), 1.0)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                score = lam * np.log(p_in_topic) + (1 - lam) * np.log(p_in_topic / p_word)
+            # Words below min_count come last; absent words never. Padded like BERTopic's own
+            # candidates, because MaximalMarginalRelevance expects top_n_words of them.
+            rare = counts[row] < self.min_count
+            order = np.lexsort((np.arange(len(score)), -score, rare))[: self.top_n_words]
+            words = [(vocab[i], float(score[i])) for i in order if counts[row, i] > 0]
+            result[topic] = words + [("", 1e-5)] * (self.top_n_words - len(words))
+        return result
+
+
 def _encoder_model(backend: str, cache_dir: Path):
     """The underlying model BERTopic's representations embed words with."""
     encoder = get_encoder(backend, str(cache_dir))
     return encoder.model
 
 
-def fit_topics(segments: pd.DataFrame, mentions: pd.DataFrame, config: Config) -> TopicResult:
+def _stop_words(cfg: TopicsConfig) -> set[str]:
+    from spacy.lang.en.stop_words import STOP_WORDS
+
+    # Only words the vectorizer's tokenizer can produce ("'ll" and "n't" cannot).
+    return {w for w in set(STOP_WORDS) | set(cfg.extra_stop_words) if re.fullmatch(r"\w\w+", w)}
+
+
+def _representation(cfg: TopicsConfig) -> dict:
+    """Top words: relevance-ranked (then MMR if `mmr_diversity` is set). Labels: relevance
+    candidates re-ranked by MMR. KeyBERTInspired + MMR words are kept as the model's "KeyBERT"
+    aspect."""
+    from bertopic.representation import KeyBERTInspired, MaximalMarginalRelevance
+
+    # BERTopic expects the main representation to hold exactly top_n_words (10) per topic.
+    if cfg.mmr_diversity is None:
+        main: list = [RelevanceWords(cfg.relevance_lambda, cfg.relevance_min_count, 10)]
+    else:  # MMR re-ranks 30 candidates by closeness to the topic's embedding
+        main = [
+            RelevanceWords(cfg.relevance_lambda, cfg.relevance_min_count),
+            MaximalMarginalRelevance(diversity=cfg.mmr_diversity, top_n_words=10),
+        ]
+    return {
+        "Main": main,
+        "Label": [
+            RelevanceWords(cfg.relevance_lambda, cfg.relevance_min_count),
+            MaximalMarginalRelevance(diversity=cfg.label_mmr_diversity, top_n_words=10),
+        ],
+        "KeyBERT": [
+            KeyBERTInspired(top_n_words=30, random_state=cfg.random_state),
+            MaximalMarginalRelevance(diversity=cfg.label_mmr_diversity, top_n_words=10),
+        ],
+    }
+
+
+def build_model(cfg: TopicsConfig, config: Config, seeds: list[list[str]] | None):
+    """A BERTopic model with every part set from the `topics` config."""
+    from bertopic import BERTopic
+    from bertopic.vectorizers import ClassTfidfTransformer
+    from hdbscan import HDBSCAN
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    # BERTopic fits the vectorizer on one joined document per topic, so min_df and max_df count
+    # topics, not units.
+    vectorizer = CountVectorizer(
+        stop_words=sorted(_stop_words(cfg)),
+        ngram_range=(1, cfg.ngram_max),
+        min_df=cfg.min_df,
+        max_df=cfg.max_df,
+    )
+    return BERTopic(
+        embedding_model=_encoder_model(cfg.backend, config.embeddings.cache_dir),
+        umap_model=ExactKnnUMAP(
+            n_neighbors=cfg.n_neighbors,
+            n_components=cfg.n_components,
+            n_epochs=cfg.umap_epochs,
+            random_state=cfg.random_state,
+            kernel_cache=Path(config.embeddings.cache_dir) / "numba",
+        ),
+        hdbscan_model=HDBSCAN(
+            min_cluster_size=cfg.min_cluster_size,  # raised to the corpus size in fit_topics
+            min_samples=cfg.min_samples,
+            metric="euclidean",
+            cluster_selection_method=cfg.cluster_selection_method,
+            prediction_data=True,
+        ),
+        vectorizer_model=vectorizer,
+        ctfidf_model=ClassTfidfTransformer(
+            reduce_frequent_words=True, bm25_weighting=cfg.bm25_weighting
+        ),
+        representation_model=_representation(cfg),
+        seed_topic_list=seeds or None,
+        nr_topics=cfg.nr_topics,
+        top_n_words=10,
+        calculate_probabilities=False,
+        verbose=False,
+    )
+
+
+# --- fitting --------------------------------------------------------------------------------
+
+
+def fit_sample(units: pd.DataFrame, max_units: int, seed: int) -> np.ndarray:
+    """A deterministic sample of at most `max_units` rows, stratified by document.
+
+    Units are ordered within each document by a seeded hash of their text; every document then
+    gives its first unit before any gives its second, and so on (round robin), so that long
+    documents cannot crowd out short ones. The sample depends on the texts only.
+
+    Returns:
+        A boolean mask over `units` (all True when there are at most `max_units`).
+    """
+    if len(units) <= max_units:
+        return np.ones(len(units), dtype=bool)
+    rank = pd.Series([_sha(f"{seed}\x1f{t}") for t in units["text"]], index=units.index)
+    order = pd.DataFrame({"doc": units["doc_id"], "rank": rank})
+    order["turn"] = order.groupby("doc")["rank"].rank(method="first")
+    chosen = order.sort_values(["turn", "rank"]).index[:max_units]
+    mask = np.zeros(len(units), dtype=bool)
+    mask[units.index.get_indexer(chosen)] = True
+    return mask
+
+
+def fit_topics(
+    segments: pd.DataFrame,
+    mentions: pd.DataFrame,
+    config: Config,
+    lemmas: pd.DataFrame | None = None,
+) -> TopicResult:
     """Fit BERTopic on the topic units and build the `topics`, `segment_topics` and
     `document_topics` tables.
+
+    Args:
+        segments: the `segments` table.
+        mentions: the `mentions` table (doc_id, category, concept, start, end).
+        config: the pipeline config (`topics`, `embeddings`, `spacy`).
+        lemmas: the extract stage's `lemmas` table (segment_id, lemmas); units it lacks are
+            lemmatised here.
 
     Corpora too small to cluster give a single topic and a message instead of a crash.
     """
@@ -116,104 +435,120 @@ def fit_topics(segments: pd.DataFrame, mentions: pd.DataFrame, config: Config) -
             units,
             mentions,
             config,
+            lemmas,
             f"only {len(unique)} distinct units (topics.min_units is "
             f"{cfg.min_units}): one topic holds everything",
         )
-    from bertopic import BERTopic
-    from bertopic.representation import KeyBERTInspired, MaximalMarginalRelevance
-    from bertopic.vectorizers import ClassTfidfTransformer
-    from hdbscan import HDBSCAN
-    from sklearn.feature_extraction.text import CountVectorizer
-    from umap import UMAP
-
+    # 1. Embeddings and lemmas of every distinct unit; the fit uses a sample of large corpora.
     texts = unique["text"].tolist()
     embeddings = embed_cached(texts, cfg.backend, config.embeddings.cache_dir)
-    lemmas = lemmatise(texts, config)
-    n = len(texts)
-    min_cluster = max(cfg.min_cluster_size, int(n * cfg.min_cluster_share))
-    umap_model = UMAP(
-        n_neighbors=min(cfg.n_neighbors, n - 1),
-        n_components=cfg.n_components,
-        min_dist=0.0,
-        metric="cosine",
-        random_state=cfg.random_state,
-        low_memory=True,
-    )
-    hdbscan_model = HDBSCAN(
-        min_cluster_size=min_cluster,
-        min_samples=cfg.min_samples,
-        metric="euclidean",
-        cluster_selection_method=cfg.cluster_selection_method,
-        prediction_data=True,
-    )
-    # BERTopic fits the vectorizer on one joined document per topic, so min_df and max_df count
-    # topics: a word in most topics' documents says nothing about any of them.
-    vectorizer = CountVectorizer(
-        stop_words=sorted(_stop_words(cfg)),
-        ngram_range=(1, cfg.ngram_max),
-        min_df=cfg.min_df,
-        max_df=cfg.max_df,
-    )
-    # Top words come from c-TF-IDF diversified by MMR (they keep the co-occurrence that NPMI
-    # rewards); KeyBERTInspired + MMR words, closer in meaning to the topic, make the labels.
-    representation = {
-        "Main": MaximalMarginalRelevance(diversity=cfg.mmr_diversity, top_n_words=10),
-        "KeyBERT": [
-            KeyBERTInspired(top_n_words=30, random_state=cfg.random_state),
-            MaximalMarginalRelevance(diversity=cfg.mmr_diversity, top_n_words=10),
-        ],
-    }
-    model = BERTopic(
-        embedding_model=_encoder_model(cfg.backend, config.embeddings.cache_dir),
-        umap_model=umap_model,
-        hdbscan_model=hdbscan_model,
-        vectorizer_model=vectorizer,
-        ctfidf_model=ClassTfidfTransformer(
-            reduce_frequent_words=True, bm25_weighting=cfg.bm25_weighting
-        ),
-        representation_model=representation,
-        seed_topic_list=(seed_topics(mentions, cfg) or None) if cfg.guided else None,
-        top_n_words=10,
-        calculate_probabilities=False,
-        verbose=False,
-    )
+    docs = unit_lemmas(unique, lemmas, config)
+    fit_mask = fit_sample(unique, cfg.max_fit_units, cfg.random_state)
+    fit_idx = np.flatnonzero(fit_mask)
+    fit_docs = [docs[i] for i in fit_idx]
+    fit_vectors = embeddings[fit_idx]
+    n = len(fit_idx)
+    # 2. The model; HDBSCAN's minimum cluster size grows with the corpus.
+    model = build_model(cfg, config, seed_topics(mentions, cfg) if cfg.guided else None)
+    model.hdbscan_model.min_cluster_size = max(cfg.min_cluster_size, int(n * cfg.min_cluster_share))
     try:
-        assigned, _ = model.fit_transform(lemmas, embeddings=embeddings)
+        # BERTopic moves guided units' embeddings towards their seed in place: pass a copy.
+        assigned, _ = model.fit_transform(fit_docs, embeddings=fit_vectors.copy())
     except (ValueError, TypeError) as exc:  # degenerate spaces (all units alike)
-        return _single_topic(units, mentions, config, f"clustering failed ({exc}); one topic")
-    if cfg.reduce_outliers and any(t == -1 for t in assigned) and len(set(assigned)) > 1:
-        assigned = model.reduce_outliers(
-            lemmas,
-            assigned,
-            strategy="embeddings",
-            embeddings=embeddings,
-            threshold=cfg.outlier_threshold,
+        return _single_topic(
+            units, mentions, config, lemmas, f"clustering failed ({exc}); one topic"
         )
-        model.update_topics(
-            lemmas,
-            topics=assigned,
-            vectorizer_model=vectorizer,
-            representation_model=representation,
+    assigned = np.asarray(assigned)
+    # 3. Outliers join their nearest topic; the topic words are then computed again.
+    if cfg.reduce_outliers and (assigned == -1).any() and len(set(assigned.tolist())) > 1:
+        assigned = np.asarray(
+            model.reduce_outliers(
+                fit_docs,
+                assigned.tolist(),
+                strategy="embeddings",
+                embeddings=fit_vectors,
+                threshold=cfg.outlier_threshold,
+            )
         )
-    coords = _coords(model, unique)
-    return _tables(units, unique, np.asarray(assigned), embeddings, model, mentions, coords, "")
+        # BERTopic warns that the topic embeddings become c-TF-IDF-weighted: _freeze replaces
+        # them with centroids below.
+        with _quiet_bertopic():
+            model.update_topics(
+                fit_docs,
+                topics=assigned.tolist(),
+                vectorizer_model=model.vectorizer_model,
+                representation_model=_representation(cfg),
+            )
+    coords = _coords(model, unique.iloc[fit_idx])
+    # 4. From here on the model assigns by nearest topic centroid, as a saved model does; the
+    #    units left out of the fit sample join their topics that way.
+    _freeze(model, assigned, fit_vectors)
+    topic_of = np.empty(len(unique), dtype=int)
+    topic_of[fit_idx] = assigned
+    rest = np.flatnonzero(~fit_mask)
+    message = ""
+    if len(rest):
+        topic_of[rest] = assign_units(model, [docs[i] for i in rest], embeddings[rest])[0]
+        message = (
+            f"fitted on {n:,} of {len(unique):,} distinct units (topics.max_fit_units); "
+            "the others joined their nearest topic"
+        )
+    return _tables(units, unique, topic_of, embeddings, model, mentions, coords, message)
 
 
-def _stop_words(cfg: TopicsConfig) -> set[str]:
-    from spacy.lang.en.stop_words import STOP_WORDS
+@contextmanager
+def _quiet_bertopic():
+    """BERTopic's logger at ERROR level for the duration (it has no per-call switch)."""
+    logger = logging.getLogger("BERTopic")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
-    return set(STOP_WORDS) | set(cfg.extra_stop_words)
+
+def _freeze(model, assigned: np.ndarray, vectors: np.ndarray) -> None:
+    """Make the fitted model assign new units by cosine similarity to topic centroids.
+
+    The centroids replace the c-TF-IDF-weighted topic embeddings that BERTopic computes after
+    outlier reduction; without its UMAP and HDBSCAN parts, BERTopic.transform uses them, exactly
+    as a model loaded from safetensors does.
+    """
+    from bertopic.cluster import BaseCluster
+    from bertopic.dimensionality import BaseDimensionalityReduction
+
+    topic_ids = sorted(set(assigned.tolist()))
+    model.topic_embeddings_ = np.vstack([vectors[assigned == t].mean(axis=0) for t in topic_ids])
+    model.umap_model = BaseDimensionalityReduction()
+    model.hdbscan_model = BaseCluster()
+
+
+def assign_units(model, docs: list[str], embeddings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Topic and cosine similarity of new units to the nearest topic of a frozen or loaded model.
+
+    Returns:
+        (topic ids, similarities); never the outlier topic.
+    """
+    if not len(docs):
+        return np.zeros(0, dtype=int), np.zeros(0)
+    from sklearn.metrics.pairwise import cosine_similarity
+
+    outliers = int(model._outliers)
+    sims = cosine_similarity(embeddings, np.asarray(model.topic_embeddings_)[outliers:])
+    best = np.argmax(sims, axis=1)
+    return best.astype(int), sims[np.arange(len(best)), best]
 
 
 def _coords(model, unique: pd.DataFrame) -> pd.DataFrame:
-    """2-D coordinates of the units from the fitted UMAP space (first two PCA axes)."""
+    """2-D coordinates of the fitted units from the UMAP space (first two PCA axes)."""
     reduced = getattr(model.umap_model, "embedding_", None)
     if reduced is None or len(reduced) != len(unique):
         return pd.DataFrame(columns=["segment_id", "x", "y"])
     from sklearn.decomposition import PCA
 
     xy = PCA(n_components=2, random_state=0).fit_transform(reduced)
-    return pd.DataFrame({"segment_id": unique["segment_id"], "x": xy[:, 0], "y": xy[:, 1]})
+    return pd.DataFrame({"segment_id": unique["segment_id"].values, "x": xy[:, 0], "y": xy[:, 1]})
 
 
 def _tables(
@@ -228,6 +563,7 @@ def _tables(
 ) -> TopicResult:
     # 1. Each unit's topic, spread back over duplicate texts; probability = cosine similarity
     #    of the unit to its topic's centroid.
+    assigned = np.asarray(assigned)
     topic_of_text = dict(zip(unique["text"], assigned))
     vector_of_text = dict(zip(unique["text"], embeddings))
     centroids = {t: embeddings[assigned == t].mean(axis=0) for t in set(assigned.tolist())}
@@ -236,30 +572,57 @@ def _tables(
     segment_topics["probability"] = [
         round(float(_cos(vector_of_text[t], centroids[topic_of_text[t]])), 4) for t in units["text"]
     ]
-    # 2. Topic words (c-TF-IDF + MMR) and labels (KeyBERTInspired + MMR).
     words = _topic_words(model, sorted(centroids))
-    label_words = _topic_words(model, sorted(centroids), aspect="KeyBERT")
-    # 3. Share of sign/cause/intervention mentions among the mentions inside each topic's units.
+    label_words = _topic_words(model, sorted(centroids), aspect="Label")
+    labels = {t: _label(t, label_words[t] or words[t]) for t in sorted(centroids)}
+    result = _summarise(segment_topics, words, labels, mentions, model, coords, message)
+    result.unit_hashes = pd.DataFrame(
+        {
+            "segment_id": segment_topics["segment_id"],
+            "text_sha256": [_sha(t) for t in units["text"]],
+            "topic_id": segment_topics["topic_id"],
+            "probability": segment_topics["probability"],
+        }
+    )
+    return result
+
+
+def _summarise(
+    segment_topics: pd.DataFrame,
+    words: dict[int, list[str]],
+    labels: dict[int, str],
+    mentions: pd.DataFrame,
+    model,
+    coords: pd.DataFrame,
+    message: str,
+) -> TopicResult:
+    """The three tables from each unit's topic (segment_topics also needs doc_id, start, end).
+
+    Topics with no units left are dropped.
+    """
+    # 1. Share of sign/cause/intervention mentions among the mentions inside each topic's units.
     located = _locate_mentions(mentions, segment_topics)
     rows = []
-    for topic_id in sorted(centroids):
+    for topic_id in sorted(set(segment_topics["topic_id"].tolist())):
         members = segment_topics[segment_topics["topic_id"] == topic_id]
         cats = located[located["topic_id"] == topic_id]["category"]
         total = max(len(cats), 1)
+        # 2. Representative units: the closest to the centroid, ties by segment_id.
         representative = members.assign(order=-members["probability"]).sort_values(
             ["order", "segment_id"]
         )
         rows.append(
             {
                 "topic_id": int(topic_id),
-                "label": _label(topic_id, label_words[topic_id] or words[topic_id]),
-                "top_words": words[topic_id][:10],
+                "label": labels.get(topic_id, f"topic {topic_id}"),
+                "top_words": list(words.get(topic_id, []))[:10],
                 "size": len(members),
                 **{f"share_{c}": round(float((cats == c).sum() / total), 4) for c in CATEGORIES},
                 "representative_segment_ids": representative["segment_id"].head(3).tolist(),
             }
         )
     topics = pd.DataFrame(rows)
+    # 3. Per-document distribution: the share of each document's units in each topic.
     document_topics = (
         segment_topics.groupby(["doc_id", "topic_id"]).size().rename("n_segments").reset_index()
     )
@@ -267,13 +630,19 @@ def _tables(
         document_topics["n_segments"]
         / document_topics.groupby("doc_id")["n_segments"].transform("sum")
     ).round(4)
-    segment_topics = segment_topics[["segment_id", "topic_id", "probability"]]
+    segment_topics = segment_topics[["segment_id", "topic_id", "probability"]].reset_index(
+        drop=True
+    )
     return TopicResult(topics, segment_topics, document_topics, model, coords, message)
 
 
 def _cos(a: np.ndarray, b: np.ndarray) -> float:
     denom = float(np.linalg.norm(a) * np.linalg.norm(b))
     return float(a @ b) / denom if denom else 0.0
+
+
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def _topic_words(model, topic_ids: list[int], aspect: str | None = None) -> dict[int, list[str]]:
@@ -302,38 +671,47 @@ def _label(topic_id: int, words: list[str]) -> str:
 
 
 def _locate_mentions(mentions: pd.DataFrame, segment_topics: pd.DataFrame) -> pd.DataFrame:
-    """The topic of the unit each mention lies in (by offsets within its document)."""
+    """The topic of the unit each mention lies in (by offsets within its document).
+
+    Units of one kind do not overlap, so the candidate is the unit of the same document that
+    starts last at or before the mention; it holds the mention if it also ends after it.
+    """
     if mentions.empty or segment_topics.empty:
         return pd.DataFrame(columns=["category", "topic_id"])
-    rows = []
-    units_by_doc = {d: g for d, g in segment_topics.groupby("doc_id")}
-    for m in mentions.itertuples(index=False):
-        units = units_by_doc.get(m.doc_id)
-        if units is None:
-            continue
-        hit = units[(units["start"] <= m.start) & (units["end"] >= m.end)]
-        if len(hit):
-            rows.append({"category": m.category, "topic_id": int(hit["topic_id"].iloc[0])})
-    return pd.DataFrame(rows, columns=["category", "topic_id"])
+    left = mentions[["doc_id", "start", "end", "category"]].astype({"start": "int64"})
+    right = segment_topics[["doc_id", "start", "end", "topic_id"]].astype({"start": "int64"})
+    hits = pd.merge_asof(
+        left.sort_values("start"),
+        right.rename(columns={"end": "unit_end"}).sort_values("start"),
+        on="start",
+        by="doc_id",
+        direction="backward",
+    )
+    hits = hits[hits["unit_end"].notna() & (hits["unit_end"] >= hits["end"])]
+    return hits[["category", "topic_id"]].astype({"topic_id": int}).reset_index(drop=True)
 
 
 def _single_topic(
-    units: pd.DataFrame, mentions: pd.DataFrame, config: Config, message: str
+    units: pd.DataFrame,
+    mentions: pd.DataFrame,
+    config: Config,
+    lemmas: pd.DataFrame | None,
+    message: str,
 ) -> TopicResult:
     """A degraded but valid result: every unit in topic 0, words by plain frequency."""
     from sklearn.feature_extraction.text import CountVectorizer
 
     words: list[str] = []
-    if len(units):
-        lemmas = lemmatise(units["text"].tolist(), config)
+    unique = units.drop_duplicates("text").reset_index(drop=True)
+    if len(unique):
         try:
             vectorizer = CountVectorizer(stop_words=sorted(_stop_words(config.topics)))
-            counts = np.asarray(vectorizer.fit_transform(lemmas).sum(axis=0)).ravel()
+            counts = vectorizer.fit_transform(unit_lemmas(unique, lemmas, config))
+            counts = np.asarray(counts.sum(axis=0)).ravel()
             vocab = vectorizer.get_feature_names_out()
             words = [vocab[i] for i in np.argsort(-counts, kind="stable")[:10]]
         except ValueError:  # empty vocabulary
             words = []
-    unique = units.drop_duplicates("text").reset_index(drop=True)
     assigned = np.zeros(len(unique), dtype=int)
     embeddings = np.ones((len(unique), 1), dtype=np.float32)
 
@@ -356,8 +734,12 @@ def _single_topic(
     return result
 
 
+# --- saving and updating ----------------------------------------------------------------------
+
+
 def save_model(result: TopicResult, out_dir: Path, config: Config) -> Path | None:
-    """Save the fitted BERTopic model with safetensors, and the versions that produced it."""
+    """Save the fitted BERTopic model with safetensors, the versions that produced it, and the
+    fitted units' text hashes and topics (`units.parquet`, which `update_topics` reads)."""
     if result.model is None:
         return None
     import importlib.metadata as md
@@ -383,4 +765,128 @@ def save_model(result: TopicResult, out_dir: Path, config: Config) -> Path | Non
         ),
         encoding="utf-8",
     )
+    if result.unit_hashes is not None:
+        tmp = target / (_UNIT_FILE + ".tmp")
+        result.unit_hashes.to_parquet(tmp, index=False)
+        os.replace(tmp, target / _UNIT_FILE)
     return target
+
+
+def _saved_units(model_dir: Path, config: Config) -> pd.DataFrame | None:
+    """The saved model's units, or None when there is none or it was fitted with another
+    `topics` config (apart from the update policy's own keys)."""
+    model_dir = Path(model_dir)
+    try:
+        saved = json.loads((model_dir / "versions.json").read_text(encoding="utf-8"))
+        units = pd.read_parquet(model_dir / _UNIT_FILE)
+    except (OSError, ValueError):
+        return None
+    policy = {"refit_share", "max_fit_units"}
+    now = {k: v for k, v in config.topics.model_dump(mode="json").items() if k not in policy}
+    then = {k: v for k, v in saved.get("topics_config", {}).items() if k not in policy}
+    return units if now == then else None
+
+
+def new_unit_share(model_dir: Path, segments: pd.DataFrame, config: Config) -> float:
+    """Share of today's distinct topic units whose text the saved model has not seen.
+
+    1.0 when there is no usable saved model (none, or fitted with another `topics` config).
+    The runner refits when this exceeds `topics.refit_share` and calls `update_topics` otherwise.
+    """
+    saved = _saved_units(model_dir, config)
+    if saved is None:
+        return 1.0
+    texts = topic_units(segments, config.topics)["text"].drop_duplicates()
+    if texts.empty:
+        return 0.0
+    known = set(saved["text_sha256"])
+    return float(np.mean([_sha(t) not in known for t in texts]))
+
+
+def update_topics(
+    model_dir: Path,
+    previous: dict[str, pd.DataFrame],
+    segments: pd.DataFrame,
+    mentions: pd.DataFrame,
+    lemmas: pd.DataFrame | None,
+    config: Config,
+) -> TopicResult:
+    """Assign the units of a changed corpus to the topics of a saved model, without refitting.
+
+    Units whose text the model was fitted on (or already assigned) keep their topic and
+    probability; new units join their nearest topic centroid through the saved model's
+    transform, with their pre-computed embeddings. Topic words and labels stay; sizes, mention
+    shares, representative units and `document_topics` are recomputed; units that are gone
+    drop out, and so do topics left empty.
+
+    Args:
+        model_dir: the `topic_model` folder written by `save_model`.
+        previous: the previous run's tables: `topics`, `segment_topics`, `document_topics`,
+            `topic_map`.
+        segments, mentions, lemmas: today's tables (lemmas may be None).
+        config: the pipeline config; its `topics` section must match the saved model's.
+
+    Raises:
+        ValueError: no saved model, or one fitted with another `topics` config (refit instead).
+    """
+    from bertopic import BERTopic
+
+    saved = _saved_units(model_dir, config)
+    if saved is None:
+        raise ValueError(f"no topic model fitted with this topics config in {model_dir}: refit")
+    cfg = config.topics
+    units = topic_units(segments, cfg)
+    unique = units.drop_duplicates("text").reset_index(drop=True)
+    # 1. Known texts keep their topic and probability.
+    known = saved.drop_duplicates("text_sha256").set_index("text_sha256")
+    hashes = [_sha(t) for t in unique["text"]]
+    kept = np.array([h in known.index for h in hashes], dtype=bool)
+    topic_of = np.array(
+        [int(known.at[h, "topic_id"]) if k else -2 for h, k in zip(hashes, kept)], dtype=int
+    )
+    prob_of = np.array(
+        [float(known.at[h, "probability"]) if k else 0.0 for h, k in zip(hashes, kept)]
+    )
+    # 2. New texts join their nearest topic through the saved model.
+    model = BERTopic.load(str(model_dir))
+    new = np.flatnonzero(~kept)
+    if len(new):
+        new_units = unique.iloc[new].reset_index(drop=True)
+        vectors = embed_cached(new_units["text"].tolist(), cfg.backend, config.embeddings.cache_dir)
+        docs = unit_lemmas(new_units, lemmas, config)
+        predicted, sims = model.transform(docs, embeddings=vectors)
+        predicted = np.asarray(predicted, dtype=int)
+        if (predicted == -1).any():  # a saved model with outliers: nearest real topic instead
+            fixed, fixed_sims = assign_units(model, docs, vectors)
+            sims = np.where(predicted == -1, fixed_sims, sims)
+            predicted = np.where(predicted == -1, fixed, predicted)
+        topic_of[new] = predicted
+        prob_of[new] = np.round(np.asarray(sims, dtype=float), 4)
+    # 3. Tables: words and labels from the previous topics table.
+    by_text = dict(zip(unique["text"], zip(topic_of, prob_of)))
+    segment_topics = units[["segment_id", "doc_id", "start", "end", "text"]].copy()
+    segment_topics["topic_id"] = [int(by_text[t][0]) for t in units["text"]]
+    segment_topics["probability"] = [float(by_text[t][1]) for t in units["text"]]
+    old = previous["topics"]
+    words = {int(t): list(w) for t, w in zip(old["topic_id"], old["top_words"])}
+    labels = {int(t): str(lab) for t, lab in zip(old["topic_id"], old["label"])}
+    old_map = previous.get("topic_map")
+    coords = (
+        pd.DataFrame(columns=["segment_id", "x", "y"])
+        if old_map is None
+        else old_map[old_map["segment_id"].isin(set(units["segment_id"]))].reset_index(drop=True)
+    )
+    message = (
+        f"updated: {int(kept.sum()):,} distinct units kept their topic, {len(new):,} new ones "
+        "joined their nearest topic (no refit)"
+    )
+    result = _summarise(segment_topics, words, labels, mentions, model, coords, message)
+    result.unit_hashes = pd.DataFrame(
+        {
+            "segment_id": segment_topics["segment_id"],
+            "text_sha256": [_sha(t) for t in units["text"]],
+            "topic_id": segment_topics["topic_id"],
+            "probability": segment_topics["probability"],
+        }
+    )
+    return result
