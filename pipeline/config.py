@@ -149,6 +149,7 @@ class ReportConfig(_Section):
 
 class RunConfig(_Section):
     executor: Literal["local", "dask"]
+    workers: int = Field(ge=0)
     scheduler: str | None
     dask_workers: int = Field(ge=1)
     partition_docs: int = Field(ge=1)

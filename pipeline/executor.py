@@ -7,7 +7,12 @@ most the partitions in flight, and the tables it assembles do not depend on comp
 
 from __future__ import annotations
 
+import os
+import threading
+import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from multiprocessing import get_context
 from typing import Any, Protocol
 
 from pipeline.config import Config
@@ -25,17 +30,57 @@ class Executor(Protocol):
     def close(self) -> None: ...
 
 
+def _exit_with_parent(parent: int, interval_s: float = 1.0) -> None:
+    """Pool worker initializer: exit when the run that started this worker is gone (e.g.
+    killed with SIGKILL, which gives the pool no chance to stop its workers)."""
+
+    def watch() -> None:
+        while True:
+            time.sleep(interval_s)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
 class LocalExecutor:
-    """Partitions one after another in this process (models load once per process)."""
+    """Partitions on this machine: in this process, or in a pool of `workers` processes.
+
+    A pool starts on the first call with more than one partition and lives until `close`, so
+    each worker loads its models once for the whole run. Workers are spawned, not forked: torch
+    and spaCy threads do not survive a fork.
+    """
 
     name = "local"
 
+    def __init__(self, workers: int = 1) -> None:
+        self.workers = workers
+        self._pool = None
+
     def map(self, fn: PartitionFn, payloads: list, config: Config) -> Iterator[tuple[int, Any]]:
-        for i, payload in enumerate(payloads):
-            yield i, fn(payload, config)
+        if self.workers <= 1 or len(payloads) <= 1:
+            for i, payload in enumerate(payloads):
+                yield i, fn(payload, config)
+            return
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(
+                self.workers,
+                mp_context=get_context("spawn"),
+                initializer=_exit_with_parent,
+                initargs=(os.getpid(),),
+            )
+        futures = {self._pool.submit(fn, payload, config): i for i, payload in enumerate(payloads)}
+        try:
+            for future in as_completed(futures):
+                yield futures[future], future.result()
+        finally:
+            for future in futures:
+                future.cancel()  # after a failure, don't start partitions nobody will read
 
     def close(self) -> None:
-        pass
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+            self._pool = None
 
 
 class DaskExecutor:
@@ -92,7 +137,8 @@ class DaskExecutor:
 
 
 def make_executor(config: Config) -> Executor:
-    """The executor named by `run.executor` (and `run.scheduler`, `run.dask_workers`)."""
+    """The executor named by `run.executor` (with `run.workers`, or `run.scheduler` and
+    `run.dask_workers`)."""
     if config.run.executor == "dask":
         return DaskExecutor(config.run.scheduler, config.run.dask_workers)
-    return LocalExecutor()
+    return LocalExecutor(config.run.workers or os.cpu_count() or 1)
