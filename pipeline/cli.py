@@ -41,7 +41,7 @@ ConfigOpt = Annotated[
 OutOpt = Annotated[
     Path | None,
     typer.Option(
-        "--out", "-o", help="Output folder for the tables [default: paths.processed of the config]."
+        "--out", "-o", help="Output folder for the tables (default: paths.processed of the config)."
     ),
 ]
 
@@ -133,7 +133,7 @@ def run(
             "--input",
             "-i",
             help="File, folder or URL "
-            "list to process; repeatable [default: paths.raw of the config].",
+            "list to process; repeatable (default: paths.raw of the config).",
         ),
     ] = None,
     out: OutOpt = None,
@@ -149,7 +149,7 @@ def run(
     executor: Annotated[
         str | None,
         typer.Option(
-            "--executor", help="local or dask: where partitions run [default: run.executor]."
+            "--executor", help="local or dask: where partitions run (default: run.executor)."
         ),
     ] = None,
     scheduler: Annotated[
@@ -199,7 +199,7 @@ def load(
     input: Annotated[
         list[Path] | None,
         typer.Option(
-            "--input", "-i", help="File, folder or URL list; repeatable [default: paths.raw]."
+            "--input", "-i", help="File, folder or URL list; repeatable (default: paths.raw)."
         ),
     ] = None,
     out: OutOpt = None,
@@ -282,7 +282,7 @@ def report(
         Path | None,
         typer.Option(
             "--report-dir",
-            help="Where to write the report [default: paths.reports, or OUT/report with --out].",
+            help="Where to write the report (default: paths.reports, or OUT/report with --out).",
         ),
     ] = None,
 ) -> None:
@@ -337,7 +337,7 @@ def train(
     input: Annotated[
         list[Path] | None,
         typer.Option(
-            "--input", "-i", help="Corpus to label with the rules; repeatable [default: paths.raw]."
+            "--input", "-i", help="Corpus to label with the rules; repeatable (default: paths.raw)."
         ),
     ] = None,
     config: ConfigOpt = None,
@@ -443,13 +443,13 @@ def benchmark(
         typer.Option(
             "--input",
             "-i",
-            help="Corpus files (CSV/JSONL) [default: counsel-chat and FakeHealth in "
-            "../shared/data].",
+            help="Corpus files (CSV/JSONL) (default: counsel-chat and FakeHealth in "
+            "../shared/data).",
         ),
     ] = None,
     work: Annotated[
         Path | None,
-        typer.Option("--work", help="Empty folder for the runs [default: a temporary folder]."),
+        typer.Option("--work", help="Empty folder for the runs (default: a temporary folder)."),
     ] = None,
     growth_base: Annotated[
         int, typer.Option("--growth-base", help="Records per input file in the 1x growth corpus.")
