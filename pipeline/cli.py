@@ -16,10 +16,21 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from pipeline import runner
 from pipeline.config import Config, ConfigError, load_config
-from pipeline.store import OutputLocked, run_lock
+from pipeline.store import STAGES, OutputLocked, run_lock
 
+
+class _LazyRunner:
+    """pipeline.runner, imported on first use: it loads spaCy, which `pipeline report`,
+    `pipeline review` and `--help` do without (seconds of start-up)."""
+
+    def __getattr__(self, name: str):
+        from pipeline import runner as module
+
+        return getattr(module, name)
+
+
+runner = _LazyRunner()
 EXIT_PARTIAL = 3
 EXIT_USAGE = 2
 
@@ -142,7 +153,7 @@ def run(
         str | None,
         typer.Option(
             "--force",
-            help=f"Recompute this stage and every later one ({', '.join(runner.STAGES)}), "
+            help=f"Recompute this stage and every later one ({', '.join(STAGES)}), "
             "ignoring cached results.",
         ),
     ] = None,
@@ -168,8 +179,8 @@ def run(
     """
     cfg = _config(config)
     inputs = _inputs(input, cfg)
-    if force is not None and force not in runner.STAGES:
-        raise _fail(f"--force takes a stage name: {', '.join(runner.STAGES)}")
+    if force is not None and force not in STAGES:
+        raise _fail(f"--force takes a stage name: {', '.join(STAGES)}")
     if executor is not None and executor not in ("local", "dask"):
         raise _fail("--executor is local or dask")
     if executor or scheduler:

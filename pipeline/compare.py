@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from types import SimpleNamespace
 
 import pandas as pd
 
@@ -54,27 +55,31 @@ def _related(label_a: str, label_b: str, broader: dict[str, str]) -> bool:
     return label_a == label_b or broader.get(label_a) == label_b or broader.get(label_b) == label_a
 
 
-def _assertions(doc_text: str, mentions: pd.DataFrame, segments: pd.DataFrame) -> dict[str, list]:
+def _assertions(
+    doc_text: str,
+    mentions: list[dict],
+    sentences: list[tuple[int, int, str]],
+    items: list[tuple[int, int]],
+) -> dict[str, list]:
     """Sentences in which each concept is asserted: the sentence around a prose mention, and
     every sentence of the item a list-item title heads ("2. Abuse … This can lead to …")."""
-    sentences = list(
-        segments.loc[segments["kind"] == "sentence", ["start", "end", "text"]].itertuples(
-            index=False, name=None
-        )
-    )
-    items = list(
-        segments.loc[segments["kind"] == "item", ["start", "end"]].itertuples(
-            index=False, name=None
-        )
-    )
-    rows = mentions[["concept_id", "method", "start", "end"]].itertuples(index=False, name=None)
     out: dict[str, list] = {}
-    for concept_id, method, start, end in rows:
+    for m in mentions:
+        start, end = m["start"], m["end"]
         lo, hi = start, end
-        if method == "structure":
+        if m["method"] == "structure":
             lo, hi = next(((s, e) for s, e in items if s <= start and end <= e), (start, end))
         texts = [t for s, e, t in sentences if e > lo and s < hi] or [doc_text[start:end]]
-        out.setdefault(concept_id, []).extend(texts)
+        out.setdefault(m["concept_id"], []).extend(texts)
+    return out
+
+
+def _records_by_doc(frame: pd.DataFrame, columns: list[str]) -> dict[str, list[dict]]:
+    """Rows of `frame` as plain dicts grouped by doc_id, converting each column once (row
+    access on Arrow-backed frames is slow enough to dominate on large corpora)."""
+    out: dict[str, list[dict]] = {}
+    for values in zip(frame["doc_id"], *(frame[c] for c in columns)):
+        out.setdefault(values[0], []).append(dict(zip(columns, values[1:])))
     return out
 
 
@@ -98,32 +103,43 @@ def compare_articles(
     """
     cfg = config.compare
     support_rows, flag_rows = [], []
-    # Group once: filtering whole tables per document is quadratic on large corpora.
-    mentions_of = dict(tuple(mentions.groupby("doc_id")))
-    claims_of = dict(tuple(claims.groupby("doc_id")))
-    segments_of = dict(tuple(segments.groupby("doc_id")))
+    # Group once into plain records: per-document DataFrame filtering is quadratic, and
+    # row access on Arrow-backed frames is slow.
+    mention_cols = ["mention_id", "concept_id", "category", "concept", "method", "start", "end"]
+    asserted_of = _records_by_doc(mentions[~mentions["in_claim"]], mention_cols)
+    claims_of = _records_by_doc(
+        claims,
+        ["claim_id", "text", "cue", "start", "end", "year", "named_source", "notes"]
+        + ["concept_ids", "strength", "hedged"],
+    )
+    sentences_of: dict[str, list] = {}
+    items_of: dict[str, list] = {}
+    for doc_id, kind, start, end, text in zip(
+        segments["doc_id"], segments["kind"], segments["start"], segments["end"], segments["text"]
+    ):
+        if kind == "sentence":
+            sentences_of.setdefault(doc_id, []).append((start, end, text))
+        elif kind == "item":
+            items_of.setdefault(doc_id, []).append((start, end))
     labels = dict(zip(mentions["concept_id"], mentions["concept"]))
     broader = _broader()
-    for doc in documents.itertuples(index=False):
-        doc_mentions = mentions_of.get(doc.doc_id, mentions.iloc[:0])
-        doc_claims = claims_of.get(doc.doc_id, claims.iloc[:0])
-        asserted = doc_mentions[~doc_mentions["in_claim"]]
-        topic = topic_words(doc.title or "", doc.text, cfg)
-        claim_concepts = {
-            c.claim_id: set(c.concept_ids) for c in doc_claims.itertuples(index=False)
-        }
-        on_topic = {
-            c.claim_id: bool(content_words(c.text) & topic)
-            for c in doc_claims.itertuples(index=False)
-        }
-        flag_rows += _claim_flags(doc.doc_id, doc_claims, doc.text)
-        if asserted.empty:
+    for doc_id, title, text in zip(documents["doc_id"], documents["title"], documents["text"]):
+        doc_claims = claims_of.get(doc_id, [])
+        asserted = asserted_of.get(doc_id, [])
+        topic = topic_words(title or "", text, cfg)
+        claim_concepts = {c["claim_id"]: set(c["concept_ids"]) for c in doc_claims}
+        on_topic = {c["claim_id"]: bool(content_words(c["text"]) & topic) for c in doc_claims}
+        flag_rows += _claim_flags(doc_id, doc_claims, text)
+        if not asserted:
             continue
-        doc_segments = segments_of.get(doc.doc_id, segments.iloc[:0])
-        assertions = _assertions(doc.text, asserted, doc_segments)
-        for (concept_id, category, concept), group in asserted.groupby(
-            ["concept_id", "category", "concept"], sort=True
-        ):
+        assertions = _assertions(
+            text, asserted, sentences_of.get(doc_id, []), items_of.get(doc_id, [])
+        )
+        groups: dict[tuple[str, str, str], list[dict]] = {}
+        for m in asserted:
+            groups.setdefault((m["concept_id"], m["category"], m["concept"]), []).append(m)
+        claim_by_id = {c["claim_id"]: c for c in doc_claims}
+        for (concept_id, category, concept), group in sorted(groups.items()):
             speaking = sorted(
                 cid
                 for cid, concepts in claim_concepts.items()
@@ -151,7 +167,7 @@ def compare_articles(
                 reason = f"no claim cited in the article speaks about '{concept}'"
             support_rows.append(
                 {
-                    "doc_id": doc.doc_id,
+                    "doc_id": doc_id,
                     "concept_id": concept_id,
                     "category": category,
                     "concept": concept,
@@ -159,16 +175,16 @@ def compare_articles(
                     "claim_ids": used,
                     "reason": reason,
                     "n_mentions": len(group),
-                    "evidence_mention_ids": group["mention_id"].tolist()[:5],
+                    "evidence_mention_ids": [m["mention_id"] for m in group][:5],
                 }
             )
             if used:
                 flag_rows += _support_flags(
-                    doc.doc_id,
+                    doc_id,
                     concept_id,
                     concept,
                     assertions.get(concept_id, []),
-                    doc_claims[doc_claims["claim_id"].isin(used)],
+                    [claim_by_id[cid] for cid in used],
                 )
     support = pd.DataFrame(
         support_rows,
@@ -188,9 +204,10 @@ def compare_articles(
     return support, flags
 
 
-def _claim_flags(doc_id: str, claims: pd.DataFrame, text: str) -> list[dict]:
+def _claim_flags(doc_id: str, claims: list[dict], text: str) -> list[dict]:
     rows = []
-    for c in claims.itertuples(index=False):
+    for claim in claims:
+        c = SimpleNamespace(**claim)
         if not c.named_source and not re.search(r"https?://|doi\.org", c.cue):
             what = f"'{c.cue}'" + (f" (year {c.year} only)" if pd.notna(c.year) else "")
             rows.append(
@@ -219,12 +236,12 @@ def _claim_flags(doc_id: str, claims: pd.DataFrame, text: str) -> list[dict]:
 
 
 def _support_flags(
-    doc_id: str, concept_id: str, concept: str, sentences: list[str], backing: pd.DataFrame
+    doc_id: str, concept_id: str, concept: str, sentences: list[str], backing: list[dict]
 ) -> list[dict]:
     rows = []
     strengths = [claim_strength(s) for s in sentences]
     causal = [s for s, (strength, _) in zip(sentences, strengths) if strength in _CAUSAL]
-    if causal and len(backing) and (backing["strength"] == "correlational").all():
+    if causal and backing and all(c["strength"] == "correlational" for c in backing):
         rows.append(
             _flag(
                 doc_id,
@@ -236,7 +253,7 @@ def _support_flags(
             )
         )
     unhedged = [s for s, (_, hedged) in zip(sentences, strengths) if not hedged]
-    if unhedged and len(backing) and backing["hedged"].all():
+    if unhedged and backing and all(c["hedged"] for c in backing):
         rows.append(
             _flag(
                 doc_id,

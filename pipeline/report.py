@@ -85,6 +85,8 @@ def review_audit(documents, segments, mentions, claims, support, flags, config) 
     `review.store.review_summary`); None when there is no verdict database."""
     from pipeline.review import build_items, review_summary
 
+    if not Path(config.review.db).exists():  # nothing reviewed yet: skip building the queue
+        return None
     items = build_items(
         documents, segments, mentions, claims, support, flags, config.review.claim_confidence
     )

@@ -48,6 +48,7 @@ from pipeline.screen import screen_documents, usable_documents
 from pipeline.segment import segment_documents
 from pipeline.store import (
     KEY,
+    STAGES,
     PartitionCache,
     failpoint,
     file_digest,
@@ -71,6 +72,7 @@ _CODE: dict[str, tuple[str, ...]] = {
     "concepts": ("concepts.py", "embed.py", "runner.py"),
     "topics": ("topics.py", "embed.py"),
     "compare": ("compare.py", "resources"),
+    "report": ("report.py", "figures.py", "templates", "review"),
 }
 
 # Versions recorded in every manifest.
@@ -781,21 +783,51 @@ def stage_compare(
     return stage
 
 
+def _review_db_stamp(config: Config) -> list:
+    """Size and modification time of the verdict database (and its WAL): the report's audit
+    section reads it, so a new verdict makes the report stale."""
+    db = Path(config.review.db)
+    return [
+        (p.name, p.stat().st_size, p.stat().st_mtime_ns)
+        for p in (db, db.with_name(db.name + "-wal"))
+        if p.exists()
+    ]
+
+
 def stage_report(
-    out_dir: Path, report_dir: Path, config: Config, progress: Progress = _no_progress
+    out_dir: Path,
+    report_dir: Path,
+    config: Config,
+    progress: Progress = _no_progress,
+    force: bool = True,
 ) -> StageResult:
-    """Render the report (HTML, Markdown, figures, CSV tables) into `report_dir`."""
+    """Render the report (HTML, Markdown, figures, CSV tables) into `report_dir`.
+
+    With `force=False` (as in `run_pipeline`), an existing report made from the same tables,
+    config and verdicts is kept.
+    """
     from pipeline.report import write_report
 
     results: list[StageResult] = []
     with _timed(results, "report") as stage:
+        key = tables_key(
+            out_dir,
+            sorted(TABLES),
+            _CODE["report"],
+            config.report,
+            config.review,
+            _review_db_stamp(config),
+            str(Path(report_dir).resolve()),
+        )
+        entry = read_state(out_dir).get("report", {})
+        if not force and entry.get("key") == key and (Path(report_dir) / "report.html").exists():
+            _reuse(stage, entry.get("counts", {}))
+            return stage
         failpoint("report")
         paths = write_report(out_dir, report_dir, config)
         stage.counts = {"files": len(paths)}
+        record_state(out_dir, "report", key, stage.counts)
     return stage
-
-
-STAGES = ("load", "segment", "extract", "topics", "compare", "report")
 
 
 def run_pipeline(
@@ -842,7 +874,11 @@ def run_pipeline(
         stages.append(stage_compare(out_dir, config, progress, "compare" in forced))
         rejected = len(read_table(out_dir, "rejected"))
         write_manifest(out_dir, config, inputs, stages, started, config_path)
-        stages.append(stage_report(out_dir, report_dir or out_dir / "report", config, progress))
+        stages.append(
+            stage_report(
+                out_dir, report_dir or out_dir / "report", config, progress, "report" in forced
+            )
+        )
         write_manifest(out_dir, config, inputs, stages, started, config_path)
     return RunResult(out_dir, stages, rejected)
 

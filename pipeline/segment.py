@@ -350,11 +350,14 @@ def with_sentences(spans: pd.DataFrame, segments: pd.DataFrame) -> pd.DataFrame:
         A copy of `spans` with a `sentence` column: the text of the first sentence segment that
         overlaps the span, or the empty string when none does.
     """
-    sentences = segments[segments["kind"] == "sentence"]
-    by_doc = {
-        doc_id: list(zip(group["start"], group["end"], group["text"]))
-        for doc_id, group in sentences.groupby("doc_id")
-    }
+    sentences = segments[
+        (segments["kind"] == "sentence") & segments["doc_id"].isin(set(spans["doc_id"]))
+    ]
+    by_doc: dict[str, list[tuple[int, int, str]]] = {}
+    for doc_id, start, end, text in zip(
+        sentences["doc_id"], sentences["start"], sentences["end"], sentences["text"]
+    ):
+        by_doc.setdefault(doc_id, []).append((start, end, text))
     out = spans.copy()
     out["sentence"] = [
         next((text for s, e, text in by_doc.get(doc_id, []) if s < end and start < e), "")

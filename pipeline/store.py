@@ -35,6 +35,9 @@ import pyarrow.parquet as pq
 
 from pipeline.io import sha256_bytes, sha256_text, write_json_atomic
 
+STAGES = ("load", "segment", "extract", "topics", "compare", "report")
+"""The pipeline's stages in run order (`pipeline run --force STAGE`)."""
+
 KEY = "_key"  # column that ties a cached row to its item
 
 

@@ -103,23 +103,33 @@ def build_items(
         `details` a JSON object of what the reviewer sees besides the span (cue, strength,
         reason, method, ...). Sorted by confidence (doubtful first), then document and offset.
     """
-    docs = documents.set_index("doc_id")
-    sha = {d: doc_hash(t) for d, t in zip(documents["doc_id"], documents["text"])}
-    paragraphs = segments.set_index("segment_id")
+    # Plain dicts, not DataFrame lookups: a queue has tens of thousands of items.
+    doc_info = {
+        d: {
+            "doc_sha": doc_hash(text),
+            "title": str(title or d),
+            "source": str(source or ""),
+            "url": web_url(str(url or "")),
+        }
+        for d, text, title, source, url in zip(
+            documents["doc_id"],
+            documents["text"],
+            documents["title"],
+            documents["source"],
+            documents["url"],
+        )
+    }
+    paragraphs = dict(zip(segments["segment_id"], zip(segments["text"], segments["start"])))
     flag_lists = flags.groupby("item_id")["flag"].apply(lambda s: sorted(set(s))).to_dict()
     rows: list[dict] = []
 
     def base(doc_id: str, segment_id: str) -> dict:
-        doc = docs.loc[doc_id]
-        para = paragraphs.loc[segment_id] if segment_id in paragraphs.index else None
+        text, start = paragraphs.get(segment_id, ("", 0))
         return {
             "doc_id": doc_id,
-            "doc_sha": sha[doc_id],
-            "title": str(doc["title"] or doc_id),
-            "source": str(doc["source"] or ""),
-            "url": web_url(str(doc["url"] or "")),
-            "context": str(para["text"]) if para is not None else "",
-            "context_start": int(para["start"]) if para is not None else 0,
+            **doc_info[doc_id],
+            "context": str(text),
+            "context_start": int(start),
         }
 
     # 1. Mentions: the span, its category and concept.

@@ -838,8 +838,6 @@ def review_summary(db_path: Path, items: pd.DataFrame) -> dict | None:
         same items (at least two), Cohen's kappa and raw agreement on their latest verdicts;
         `stale_verdicts`: items of these articles with verdicts that the run no longer has.
     """
-    from sklearn.metrics import cohen_kappa_score
-
     db_path = Path(db_path)
     if not db_path.exists():
         return None
@@ -882,6 +880,8 @@ def review_summary(db_path: Path, items: pd.DataFrame) -> dict | None:
             shared = by_reviewer[first].index.intersection(by_reviewer[second].index)
             if len(shared) < 2:
                 continue
+            from sklearn.metrics import cohen_kappa_score  # slow import: only when needed
+
             a, b = by_reviewer[first][shared], by_reviewer[second][shared]
             kappa = cohen_kappa_score(a, b, labels=list(VERDICTS))
             agreement.append(
