@@ -73,10 +73,14 @@ def export_csv(table: pd.DataFrame, path: Path) -> None:
     """Write a table as CSV with formula injection neutralised, atomically."""
     safe = table.copy()
     for col in safe.columns:
-        # pandas 3 reads text as the "str" dtype and Parquet lists as numpy arrays in object
-        # columns: both need cleaning.
-        if pd.api.types.is_object_dtype(safe[col]) or pd.api.types.is_string_dtype(safe[col]):
-            safe[col] = safe[col].map(_csv_cell).astype(object)
+        series = safe[col]
+        # pandas 3 reads text as the "str" dtype (cleaned column-wise, which is fast) and
+        # Parquet lists as numpy arrays in object columns (cleaned cell by cell).
+        if isinstance(series.dtype, pd.StringDtype):
+            risky = series.str.startswith(_FORMULA_START).fillna(False).astype(bool)
+            safe[col] = series.astype(object).where(~risky, "'" + series.astype(object))
+        elif pd.api.types.is_object_dtype(series):
+            safe[col] = series.map(_csv_cell).astype(object)
     write_text_atomic(path, safe.to_csv(index=False))
 
 
@@ -161,8 +165,10 @@ def build_context(out_dir: Path, config, figures: list[dict], generated_at: str)
                 }
             )
         recurring[category] = rows
-    seg_text = dict(zip(segments["segment_id"], segments["text"]))
-    seg_doc = dict(zip(segments["segment_id"], segments["doc_id"]))
+    # .tolist() first: iterating Arrow-backed columns element by element is slow.
+    seg_ids = segments["segment_id"].tolist()
+    seg_text = dict(zip(seg_ids, segments["text"].tolist()))
+    seg_doc = dict(zip(seg_ids, segments["doc_id"].tolist()))
     topic_rows = []
     for t in topics.itertuples(index=False):
         example_id = (
@@ -206,7 +212,8 @@ def build_context(out_dir: Path, config, figures: list[dict], generated_at: str)
     }
     support_groups = []
     by_doc = support.groupby("doc_id", sort=False)
-    ordered = sorted(by_doc.groups, key=lambda d: (-int((support["doc_id"] == d).sum()), d))
+    n_rows = support["doc_id"].value_counts()
+    ordered = sorted(by_doc.groups, key=lambda d: (-int(n_rows[d]), d))
     for doc_id in ordered[: config.report.max_articles]:
         group = by_doc.get_group(doc_id).sort_values(["category", "concept"])
         rows = []

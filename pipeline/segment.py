@@ -355,7 +355,10 @@ def with_sentences(spans: pd.DataFrame, segments: pd.DataFrame) -> pd.DataFrame:
     ]
     by_doc: dict[str, list[tuple[int, int, str]]] = {}
     for doc_id, start, end, text in zip(
-        sentences["doc_id"], sentences["start"], sentences["end"], sentences["text"]
+        sentences["doc_id"].tolist(),
+        sentences["start"].tolist(),
+        sentences["end"].tolist(),
+        sentences["text"].tolist(),
     ):
         by_doc.setdefault(doc_id, []).append((start, end, text))
     out = spans.copy()
