@@ -278,7 +278,11 @@ def run_benchmark(
     if sections & {"growth", "topics", "executors"}:
         base = work / "base"
         base.mkdir(exist_ok=True)
-        base_files = [_head_records(p, growth_base, base / p.name) for p in inputs if p.is_file()]
+        base_files = [
+            _head_records(p, growth_base, base / p.name.removesuffix(".gz"))
+            for p in inputs
+            if p.is_file()
+        ]
         cfg_growth = _write_config(
             work / "growth.yaml", cache, {"load": {"flag_duplicates": False}}
         )
@@ -316,12 +320,12 @@ def run_benchmark(
     if "topics" in sections:
         from pipeline.topics import fit_topics, topic_units
 
-        out = work / "x1-out"
+        out = work / f"x{max(growth)}-out"  # the largest growth corpus
         segments, mentions = read_table(out, "segments"), read_table(out, "mentions")
         topic_cfg = load_config(overrides={"embeddings": {"cache_dir": str(work / "cache-topics")}})
         _seed_model_cache(work / "cache-topics", config)
         start = time.perf_counter()
-        ours = fit_topics(segments, mentions, topic_cfg)
+        ours = fit_topics(segments, mentions, topic_cfg, lemmas=read_table(out, "lemmas"))
         ours_s = time.perf_counter() - start
         texts = topic_units(segments, config.topics)["text"].drop_duplicates().tolist()
         default_s, default_n = default_bertopic(texts)
