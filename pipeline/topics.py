@@ -371,6 +371,9 @@ def build_model(cfg: TopicsConfig, config: Config, seeds: list[list[str]] | None
             metric="euclidean",
             cluster_selection_method=cfg.cluster_selection_method,
             prediction_data=True,
+            # Its default (4 joblib workers for large corpora) leaves idle worker processes
+            # that hold the interpreter's exit for their 300 s timeout; the result is the same.
+            core_dist_n_jobs=1,
         ),
         vectorizer_model=vectorizer,
         ctfidf_model=ClassTfidfTransformer(
