@@ -20,6 +20,7 @@ Usage:
   python benchmarks/topics_benchmark.py --corpus shared   # counsel-chat + FakeHealth (~4,400)
   options: --models a,b,c,d  --unit paragraph|sentence|item  --backend model2vec|minilm
            --limit N (documents per input file, for quick runs)
+           --ablation: instead, (a) with one `topics` setting changed at a time (not timed)
 """
 
 from __future__ import annotations
@@ -199,6 +200,49 @@ def _sklearn_model(kind: str):
     return run
 
 
+# (row name, `topics` overrides): one change at a time from the defaults.
+ABLATIONS = [
+    ("none (defaults)", {}),
+    ("top words by c-TF-IDF (BERTopic's)", {"top_words": "ctfidf"}),
+    ("top words by frequency (lambda = 1)", {"relevance_lambda": 1.0}),
+    ("MMR (0.3) over the top words", {"mmr_diversity": 0.3}),
+    ("no topic merging", {"nr_topics": None}),
+    ("nr_topics: auto", {"nr_topics": "auto"}),
+    ("no guided topics", {"guided": False}),
+    ("500 UMAP epochs", {"umap_epochs": 500}),
+]
+
+
+def _ablation(args, tables: Path, work: Path) -> None:
+    """(a) under each of ABLATIONS, in this process: topics, largest topic, NPMI, diversity."""
+    from pipeline.config import load_config
+    from pipeline.io import read_table
+    from pipeline.topics import fit_topics, topic_units, unit_lemmas
+
+    segments, mentions = read_table(tables, "segments"), read_table(tables, "mentions")
+    try:
+        lemmas = read_table(tables, "lemmas")
+    except KeyError:
+        lemmas = None
+    cache = _fresh_cache(work, "cache-ablation", None)
+    print(f"corpus={args.corpus} unit={args.unit} backend={args.backend} limit={args.limit}")
+    print(f"{'change':<40}{'topics':>7}{'largest':>9}{'NPMI':>8}{'divers.':>9}")
+    for name, change in ABLATIONS:
+        config = load_config(
+            overrides={
+                "topics": {"unit": args.unit, "backend": args.backend, **change},
+                "embeddings": {"cache_dir": str(cache)},
+            }
+        )
+        result = fit_topics(segments, mentions, config, lemmas)
+        topics = result.topics[result.topics["topic_id"] >= 0]
+        units = topic_units(segments, config.topics).drop_duplicates("text")
+        texts = [doc.split() for doc in unit_lemmas(units, lemmas, config)]
+        npmi, diversity = _npmi_and_diversity([list(w) for w in topics["top_words"]], texts)
+        largest = result.topics["size"].max() / result.topics["size"].sum()
+        print(f"{name:<40}{len(topics):>7}{largest:>9.0%}{npmi:>8.3f}{diversity:>9.3f}")
+
+
 # key: (row name, runner, cache: None (not ours), "cold" or "warm")
 RUNNERS = {
     "a_cold": ("(a) first run: compiles UMAP kernels", _ours(True), "cold"),
@@ -225,6 +269,7 @@ def main() -> int:
     parser.add_argument("--unit", default="paragraph", choices=["sentence", "paragraph", "item"])
     parser.add_argument("--backend", default="model2vec", choices=["model2vec", "minilm"])
     parser.add_argument("--limit", type=int, default=None)
+    parser.add_argument("--ablation", action="store_true")
     args = parser.parse_args()
     keys = []
     for key in args.models.split(","):
@@ -235,6 +280,10 @@ def main() -> int:
     tmp = tempfile.TemporaryDirectory()
     work = Path(tmp.name)
     tables = _prepare(args, work)
+    if args.ablation:
+        _ablation(args, tables, work)
+        tmp.cleanup()
+        return 0
     cold = None
     for key in keys:
         mode = RUNNERS[key][2]

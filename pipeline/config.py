@@ -119,6 +119,7 @@ class TopicsConfig(_Section):
     min_df: int = Field(ge=1)
     max_df: float = Field(gt=0, le=1)
     nr_topics: Literal["auto"] | int | None = Field(default=None)
+    top_words: Literal["relevance", "ctfidf"]
     relevance_lambda: float = Field(ge=0, le=1)
     relevance_min_count: int = Field(ge=1)
     mmr_diversity: float | None = Field(ge=0, le=1)

@@ -315,19 +315,19 @@ def _stop_words(cfg: TopicsConfig) -> set[str]:
 
 
 def _representation(cfg: TopicsConfig) -> dict:
-    """Top words: relevance-ranked (then MMR if `mmr_diversity` is set). Labels: relevance
-    candidates re-ranked by MMR. KeyBERTInspired + MMR words are kept as the model's "KeyBERT"
-    aspect."""
+    """Top words: relevance-ranked or c-TF-IDF (`top_words`), then MMR if `mmr_diversity` is
+    set. Labels: relevance candidates re-ranked by MMR. KeyBERTInspired + MMR words are kept as
+    the model's "KeyBERT" aspect."""
     from bertopic.representation import KeyBERTInspired, MaximalMarginalRelevance
 
-    # BERTopic expects the main representation to hold exactly top_n_words (10) per topic.
-    if cfg.mmr_diversity is None:
-        main: list = [RelevanceWords(cfg.relevance_lambda, cfg.relevance_min_count, 10)]
-    else:  # MMR re-ranks 30 candidates by closeness to the topic's embedding
-        main = [
-            RelevanceWords(cfg.relevance_lambda, cfg.relevance_min_count),
-            MaximalMarginalRelevance(diversity=cfg.mmr_diversity, top_n_words=10),
-        ]
+    # BERTopic expects the main representation to hold exactly top_n_words (10) per topic;
+    # an empty list leaves its c-TF-IDF words.
+    main: list = []
+    if cfg.top_words == "relevance":
+        top_n = 10 if cfg.mmr_diversity is None else 30
+        main.append(RelevanceWords(cfg.relevance_lambda, cfg.relevance_min_count, top_n))
+    if cfg.mmr_diversity is not None:  # MMR re-ranks 30 candidates by closeness to the topic
+        main.append(MaximalMarginalRelevance(diversity=cfg.mmr_diversity, top_n_words=10))
     return {
         "Main": main,
         "Label": [
