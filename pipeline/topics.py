@@ -5,7 +5,8 @@ item), the embedding backend (`minilm` or `model2vec`), UMAP/HDBSCAN settings, t
 top-word ranking and the seed topics. Best practices followed: pre-computed embeddings cached by
 content hash; UMAP with a fixed random_state over an exact cosine neighbour graph; HDBSCAN sized
 to the corpus; a CountVectorizer over spaCy lemmas whose stop words include web boilerplate;
-KeyBERTInspired + MaximalMarginalRelevance labels; near-identical topics merged; outlier
+top words ranked by LDAvis relevance; labels re-ranked by MaximalMarginalRelevance, with
+KeyBERTInspired + MMR words kept as an aspect; near-identical topics merged; outlier
 reduction by embeddings; guided topics from lexicon concepts that occur in the corpus.
 
 Identical segments are fitted once (duplicates would form spurious dense clusters) and mapped
