@@ -494,7 +494,7 @@ def benchmark(
     if unknown:
         raise _fail(f"unknown benchmark section(s): {', '.join(sorted(unknown))}")
     new_docs = sorted((_SHARED / "articles").glob("*.txt"))[:10]
-    out = Console()  # tables go to stdout, progress and errors to stderr
+    out = Console(width=140)  # tables to stdout (wide enough for every column); errors to stderr
     with tempfile.TemporaryDirectory(prefix="pipeline-bench-") as tmp:
         folder = work or Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
