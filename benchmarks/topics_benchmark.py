@@ -20,6 +20,7 @@ Usage:
   python benchmarks/topics_benchmark.py --corpus shared   # counsel-chat + FakeHealth (~4,400)
   options: --models a,b,c,d  --unit paragraph|sentence|item  --backend model2vec|minilm
            --limit N (documents per input file, for quick runs)
+           --work DIR: keep the prepared tables there and reuse them on the next run
            --ablation: instead, (a) with one `topics` setting changed at a time (not timed)
 """
 
@@ -88,7 +89,7 @@ def _prepare(args, work: Path) -> Path:
     models = work / "models"
     source = Path(config.embeddings.cache_dir) / MODEL2VEC_DIR
     if source.exists():
-        shutil.copytree(source, models / MODEL2VEC_DIR)
+        shutil.copytree(source, models / MODEL2VEC_DIR, dirs_exist_ok=True)
     else:
         get_encoder("model2vec", str(models))
     return out
@@ -262,6 +263,11 @@ def _child(key, args, tables, cache_dir, queue):
     queue.put((key, len(words), npmi, diversity, seconds, peak, len(texts)))
 
 
+def _row(name: str, result: tuple) -> str:
+    _, n, npmi, div, sec, peak, units = result
+    return f"{name:<40}{n:>7}{npmi:>8.3f}{div:>9.3f}{sec:>9.1f}{peak:>10.0f}{units:>8}"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", choices=["shared", "default"], default="shared")
@@ -270,6 +276,12 @@ def main() -> int:
     parser.add_argument("--backend", default="model2vec", choices=["model2vec", "minilm"])
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--ablation", action="store_true")
+    parser.add_argument(
+        "--work",
+        type=Path,
+        default=None,
+        help="keep the prepared tables here, and reuse them if present (default: a temp dir)",
+    )
     args = parser.parse_args()
     keys = []
     for key in args.models.split(","):
@@ -279,13 +291,25 @@ def main() -> int:
     args.k = 20  # replaced by (a)'s topic count once (a) has run
     tmp = tempfile.TemporaryDirectory()
     work = Path(tmp.name)
-    tables = _prepare(args, work)
+    if args.work is not None and (args.work / "tables" / "segments.parquet").exists():
+        tables = args.work / "tables"
+        shutil.copytree(args.work / "models", work / "models")
+    else:
+        tables = _prepare(args, args.work or work)
+        if args.work is not None:
+            shutil.copytree(args.work / "models", work / "models")
     if args.ablation:
         _ablation(args, tables, work)
         tmp.cleanup()
         return 0
+    print(f"corpus={args.corpus} unit={args.unit} backend={args.backend} limit={args.limit}")
+    print(
+        f"{'model':<40}{'topics':>7}{'NPMI':>8}{'divers.':>9}{'seconds':>9}{'peak MiB':>10}"
+        f"{'units':>8}",
+        flush=True,
+    )
     cold = None
-    for key in keys:
+    for key in keys:  # each row is printed when its model is done, so a long run keeps them
         mode = RUNNERS[key][2]
         cache = None
         if mode is not None:
@@ -296,28 +320,17 @@ def main() -> int:
         proc.start()
         proc.join()
         if proc.exitcode != 0:
-            print(f"{RUNNERS[key][0]} failed with exit code {proc.exitcode}", file=sys.stderr)
+            print(f"{RUNNERS[key][0]} failed with exit code {proc.exitcode}", flush=True)
             continue
         results[key] = queue.get()
+        print(_row(RUNNERS[key][0], results[key]), flush=True)
         if key == "a":
             args.k = max(results["a"][1], 2)
-    print(f"corpus={args.corpus} unit={args.unit} backend={args.backend} limit={args.limit}")
-    print(
-        f"{'model':<40}{'topics':>7}{'NPMI':>8}{'divers.':>9}{'seconds':>9}{'peak MiB':>10}"
-        f"{'units':>8}"
-    )
-    for key, (_, n, npmi, div, sec, peak, units) in results.items():
-        print(
-            f"{RUNNERS[key][0]:<40}{n:>7}{npmi:>8.3f}{div:>9.3f}{sec:>9.1f}{peak:>10.0f}{units:>8}"
-        )
     tmp.cleanup()
     if "b" in results:
         b = results["b"][4]
-        ratios = [
-            f"{RUNNERS[key][0].split(':')[0]} {b / results[key][4]:.1f}x"
-            for key in ("a", "a_cold", "a_lem")
-            if key in results
-        ]
+        short = {"a": "(a)", "a_cold": "(a) first run", "a_lem": "(a) + lemmatising"}
+        ratios = [f"{short[key]} {b / results[key][4]:.1f}x" for key in short if key in results]
         if ratios:
             print("speed-up over (b): " + "; ".join(ratios))
         if "a" in results:
