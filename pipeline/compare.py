@@ -26,8 +26,9 @@ import pandas as pd
 from pipeline.claims import claim_strength
 from pipeline.config import Config
 from pipeline.evaluate import content_words
-from pipeline.extract import load_lexicon
+from pipeline.lexicon import load_lexicon
 
+SUPPORT_STATUSES = ("backed", "partial", "unbacked")  # `support.status`, strongest first
 _CAUSAL = ("direct causal", "conditional causal")
 _QUOTES_OPEN, _QUOTES_CLOSE = "“", "”"
 
@@ -314,7 +315,7 @@ def category_coverage(support: pd.DataFrame) -> pd.DataFrame:
                 "assertions": n,
                 **{
                     f"share_{s}": round(float((group["status"] == s).mean()), 4)
-                    for s in ("backed", "partial", "unbacked")
+                    for s in SUPPORT_STATUSES
                 },
             }
         )

@@ -19,7 +19,7 @@ import pandas as pd
 
 from pipeline.config import Config
 from pipeline.embed import embed_cached
-from pipeline.extract import CATEGORIES, load_lexicon
+from pipeline.lexicon import CATEGORIES, load_lexicon
 
 _DROP = {
     "a",

@@ -18,10 +18,10 @@ import json
 import re
 import tempfile
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import pandas as pd
-from spacy.lang.en.stop_words import STOP_WORDS
 
 from pipeline.config import Config
 from pipeline.io import read_table
@@ -44,10 +44,19 @@ def _stem(word: str) -> str:
     return word
 
 
+@lru_cache(maxsize=1)
+def _stop_words() -> frozenset[str]:
+    # Imported on first use: importing spaCy costs seconds that `pipeline report` need not pay.
+    from spacy.lang.en.stop_words import STOP_WORDS
+
+    return frozenset(STOP_WORDS)
+
+
 def content_words(text: str) -> set[str]:
     """Stemmed content words of a text."""
     words = re.findall(r"[a-z][a-z’'-]*", text.lower().replace("-", " "))
-    return {_stem(w) for w in words if w not in STOP_WORDS and len(w) > 1}
+    stop = _stop_words()
+    return {_stem(w) for w in words if w not in stop and len(w) > 1}
 
 
 def dice(a: str, b: str) -> float:

@@ -20,14 +20,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import asdict
-from functools import lru_cache
 from importlib import resources
 from itertools import islice
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 from spacy.language import Language
 from spacy.pipeline import SpanRuler
 from spacy.tokens import Doc, Span
@@ -35,9 +33,9 @@ from spacy.util import registry
 
 from pipeline.claims import find_claims
 from pipeline.config import Config, ExtractConfig
+from pipeline.lexicon import load_lexicon
 from pipeline.nlp import lemmas_by_span
 
-CATEGORIES = ("sign", "cause", "intervention")
 LEMMA_KINDS = ("paragraph", "sentence", "item")  # segments the `lemmas` table covers
 RAW_MENTION_COLUMNS = [
     "doc_id",
@@ -80,20 +78,6 @@ for _name, _default in (("method", ""), ("confidence", 0.0), ("concept", ""), ("
 
 
 # ------------------------------------------------------------------ lexicon
-
-
-@lru_cache(maxsize=4)
-def load_lexicon(path: str | None = None) -> tuple[dict, ...]:
-    """Lexicon entries (label, category, also, patterns) from YAML; packaged one by default."""
-    if path:
-        text = Path(path).read_text(encoding="utf-8")
-    else:
-        text = resources.files("pipeline").joinpath("resources/lexicon.yaml").read_text("utf-8")
-    entries = yaml.safe_load(text)
-    for entry in entries:
-        if entry["category"] not in CATEGORIES:
-            raise ValueError(f"lexicon entry {entry['label']!r}: unknown category")
-    return tuple(entries)
 
 
 def _inflections(phrase: str) -> set[str]:

@@ -19,13 +19,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import psutil
-from spacy.util import get_package_version as spacy_package_version
 
-from pipeline.clean import clean_documents
-from pipeline.concepts import assign_concepts, concept_table
 from pipeline.config import Config
 from pipeline.executor import Executor, LocalExecutor, make_executor
-from pipeline.extract import RAW_CLAIM_COLUMNS, RAW_MENTION_COLUMNS, extract_documents
 from pipeline.ingest import (
     RAW_COLUMNS,
     InputFile,
@@ -68,10 +64,10 @@ _CODE: dict[str, tuple[str, ...]] = {
     "clean": ("clean.py",),
     "screen": ("screen.py",),
     "segment": ("segment.py", "nlp.py"),
-    "extract": ("extract.py", "claims.py", "nlp.py", "resources"),
-    "concepts": ("concepts.py", "embed.py", "runner.py"),
-    "topics": ("topics.py", "embed.py"),
-    "compare": ("compare.py", "resources"),
+    "extract": ("extract.py", "claims.py", "nlp.py", "lexicon.py", "resources"),
+    "concepts": ("concepts.py", "embed.py", "lexicon.py", "runner.py"),
+    "topics": ("topics.py", "embed.py", "lexicon.py"),
+    "compare": ("compare.py", "evaluate.py", "lexicon.py", "resources"),
     "report": ("report.py", "figures.py", "templates", "review"),
 }
 
@@ -253,6 +249,8 @@ def clean_partition(docs: pd.DataFrame, config: Config) -> dict[str, pd.DataFram
     """Clean raw documents: their cleaned columns, removed spans and failures."""
     keys = dict(zip(docs["doc_id"], docs[KEY]))
 
+    from pipeline.clean import clean_documents
+
     def run(part: pd.DataFrame) -> dict[str, pd.DataFrame]:
         cleaned, boilerplate = clean_documents(part, config.clean)
         return {"documents": cleaned[[*_CLEANED, KEY]], "boilerplate": boilerplate}
@@ -283,6 +281,8 @@ def extract_partition(
     payload: tuple[pd.DataFrame, pd.DataFrame], config: Config
 ) -> dict[str, pd.DataFrame]:
     """Extract raw mentions, raw claims and lemmas from segmented documents."""
+    from pipeline.extract import extract_documents
+
     docs, segments = payload
     keys = dict(zip(docs["doc_id"], docs[KEY]))
     sources = dict(zip(docs["doc_id"], docs["source"]))
@@ -356,6 +356,8 @@ def _doc_key(doc_id: str, text: str, title: str) -> str:
 
 
 def _model_version(name: str) -> str:
+    from spacy.util import get_package_version as spacy_package_version
+
     try:
         return spacy_package_version(name) or "unknown"
     except Exception:  # not a package (a path): its meta is hashed with the code anyway
@@ -540,6 +542,8 @@ def finish_extraction(
     raw_mentions: pd.DataFrame, raw_claims: pd.DataFrame, config: Config
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Give raw mentions their concepts and IDs, link claims to concepts, build `concepts`."""
+    from pipeline.concepts import assign_concepts, concept_table
+
     if raw_mentions.empty:
         mentions = empty_frame("mentions")
     else:
@@ -591,6 +595,8 @@ def stage_extract(
 ) -> StageResult:
     """Extract mentions, claims and lemmas in cached partitions, then merge mention wordings
     into concepts over the whole corpus; write `mentions`, `claims`, `concepts`, `lemmas`."""
+    from pipeline.extract import RAW_CLAIM_COLUMNS, RAW_MENTION_COLUMNS
+
     results: list[StageResult] = []
     with _timed(results, "extract") as stage:
         step_fp = fingerprint(

@@ -10,7 +10,6 @@ import re
 
 import numpy as np
 import pandas as pd
-from datasketch import MinHash, MinHashLSH
 
 from pipeline.config import LoadConfig
 from pipeline.ingest import Rejection
@@ -25,7 +24,9 @@ def _shingles(text: str, size: int) -> set[bytes]:
     return {" ".join(words[i : i + size]).encode() for i in range(len(words) - size + 1)}
 
 
-def _minhash(text: str, cfg: LoadConfig) -> MinHash:
+def _minhash(text: str, cfg: LoadConfig):
+    from datasketch import MinHash
+
     mh = MinHash(num_perm=cfg.minhash_permutations, seed=1)
     mh.update_batch(list(_shingles(text, cfg.shingle_words)))
     return mh
@@ -41,9 +42,11 @@ def flag_duplicates(documents: pd.DataFrame, cfg: LoadConfig) -> pd.DataFrame:
         A copy with `duplicate_of` (kept doc_id or ""), `duplicate_kind` ("exact", "near" or "")
         and `duplicate_similarity` (estimated Jaccard; NaN when not a duplicate).
     """
+    from datasketch import MinHashLSH  # imported here: half a second that readers need not pay
+
     lsh = MinHashLSH(threshold=cfg.near_duplicate_threshold, num_perm=cfg.minhash_permutations)
     exact: dict[str, str] = {}
-    hashes: dict[str, MinHash] = {}
+    hashes: dict = {}
     dup_of, kind, sim = [], [], []
     for doc_id, text in zip(documents["doc_id"], documents["text"]):
         key = " ".join(_TOKEN.findall(text.lower()))

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 import pandas as pd
 
 from pipeline.config import Config, SegmentConfig
-from pipeline.nlp import sentence_splitter
 
 _MD_HEADING = re.compile(r"^(#{1,6})\s+(.*)$")
 _NUMBERED = re.compile(r"^\s*(?:step\s+)?(\d{1,2})\s*[.):]\s+(\S.*)$", re.I)
@@ -172,6 +171,8 @@ def _classify(blocks: list[Block], cfg: SegmentConfig) -> None:
 
 def _sentences(texts: list[str], nlp_name: str, batch_size: int) -> list[list[tuple[int, int]]]:
     """Sentence spans (start, end) within each text, via spaCy."""
+    from pipeline.nlp import sentence_splitter  # spaCy: only when sentences are split
+
     nlp = sentence_splitter(nlp_name)
     spans = []
     for doc in nlp.pipe(texts, batch_size=batch_size):

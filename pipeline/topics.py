@@ -33,7 +33,7 @@ import pandas as pd
 
 from pipeline.config import Config, TopicsConfig
 from pipeline.embed import embed_cached, get_encoder
-from pipeline.extract import CATEGORIES, load_lexicon
+from pipeline.lexicon import CATEGORIES, load_lexicon
 from pipeline.nlp import content_lemma
 
 # Bump when content_lemma's filter changes, so cached lemmas are not reused.

@@ -32,12 +32,12 @@ from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, PackageLoader
 from starlette.concurrency import run_in_threadpool
 
+from pipeline.compare import SUPPORT_STATUSES
 from pipeline.io import read_table
+from pipeline.lexicon import CATEGORIES
 from pipeline.review.items import (
-    CATEGORIES,
     ITEM_ID_RE,
     SOURCE_TYPES,
-    SUPPORT_STATUSES,
     build_items,
     doc_hash,
     web_url,

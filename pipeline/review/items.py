@@ -16,8 +16,6 @@ import pandas as pd
 from pipeline.io import sha256_text
 
 ITEM_TYPES = ("mention", "claim", "support")
-CATEGORIES = ("sign", "cause", "intervention")
-SUPPORT_STATUSES = ("backed", "partial", "unbacked")
 SOURCE_TYPES = ("study", "researchers", "expert", "organization", "publication", "other")
 # A claim's own support status: the best status among the support rows resting on it.
 CLAIM_STATUSES = ("backed", "partial", "unused")
