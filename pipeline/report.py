@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -19,9 +21,10 @@ import pandas as pd
 import yaml
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from pipeline.compare import category_coverage, concept_coverage
-from pipeline.io import read_table, write_text_atomic
+from pipeline.compare import SUPPORT_STATUSES, category_coverage, concept_coverage
+from pipeline.io import read_table, write_json_atomic, write_text_atomic
 from pipeline.segment import with_sentences
+from pipeline.store import tables_key
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 CSV_TABLES = (
@@ -37,6 +40,16 @@ CSV_TABLES = (
     "document_topics",
     "evidence_matches",
 )
+FIGURE_TABLES = ("topics", "topic_map", "segment_topics", "document_topics", "documents")
+SOURCES_FILE = ".sources.json"  # in the report folder: the key each CSV and the figures came from
+
+Tables = Callable[[str], pd.DataFrame]
+
+
+def _records(frame: pd.DataFrame) -> list[dict]:
+    """Rows as dicts, column by column: iterating Arrow-backed rows one by one is slow."""
+    columns = list(frame.columns)
+    return [dict(zip(columns, values)) for values in zip(*(frame[c].tolist() for c in columns))]
 
 
 def _md_cell(value) -> str:
@@ -97,17 +110,20 @@ def review_audit(documents, segments, mentions, claims, support, flags, config) 
     return review_summary(config.review.db, items)
 
 
-def build_context(out_dir: Path, config, figures: list[dict], generated_at: str) -> dict:
-    """Everything the templates show, from the tables in `out_dir`."""
-    documents = read_table(out_dir, "documents")
-    segments = read_table(out_dir, "segments")
-    mentions = read_table(out_dir, "mentions")
-    claims = read_table(out_dir, "claims")
-    rejected = read_table(out_dir, "rejected")
-    support = read_table(out_dir, "support")
-    flags = read_table(out_dir, "flags")
-    topics = read_table(out_dir, "topics")
-    evidence = read_table(out_dir, "evidence_matches")
+def build_context(
+    out_dir: Path, config, figures: list[dict], generated_at: str, table: Tables | None = None
+) -> dict:
+    """Everything the templates show, from the tables in `out_dir` (read through `table`)."""
+    table = table or (lambda name: read_table(out_dir, name))
+    documents = table("documents")
+    segments = table("segments")
+    mentions = table("mentions")
+    claims = table("claims")
+    rejected = table("rejected")
+    support = table("support")
+    flags = table("flags")
+    topics = table("topics")
+    evidence = table("evidence_matches")
     manifest_path = out_dir / "manifest.json"
     manifest = json.loads(manifest_path.read_text("utf-8")) if manifest_path.exists() else {}
     titles = dict(zip(documents["doc_id"], documents["title"]))
@@ -187,57 +203,52 @@ def build_context(out_dir: Path, config, figures: list[dict], generated_at: str)
                 "example_source": article(seg_doc.get(example_id, "")),
             }
         )
-    claim_flags = flags[flags["item_type"] == "claim"].groupby("item_id")["flag"].apply(list)
+    flag_lists = flags.groupby(["item_type", "item_id"])["flag"].agg(list).to_dict()
     claim_rows = [
         {
-            "article": article(c.doc_id),
-            "source": sources.get(c.doc_id, ""),
-            "text": c.text,
-            "start": c.start,
-            "end": c.end,
-            "cue": c.cue,
-            "source_type": c.source_type,
-            "year": None if pd.isna(c.year) else int(c.year),
-            "named_source": c.named_source,
-            "strength": c.strength,
-            "hedged": bool(c.hedged),
-            "flags": claim_flags.get(c.claim_id, []),
+            "article": article(c["doc_id"]),
+            "source": sources.get(c["doc_id"], ""),
+            **{k: c[k] for k in ("text", "start", "end", "cue", "source_type", "named_source")},
+            "strength": c["strength"],
+            "year": None if pd.isna(c["year"]) else int(c["year"]),
+            "hedged": bool(c["hedged"]),
+            "flags": flag_lists.get(("claim", c["claim_id"]), []),
         }
-        for c in claims.itertuples(index=False)
+        for c in _records(claims)
     ]
-    support_flags = flags[flags["item_type"] == "support"].groupby("item_id")["flag"].apply(list)
-    located = with_sentences(mentions, segments)
+    # The articles with the most support rows, each with its rows by category and concept.
+    n_rows = support["doc_id"].value_counts()
+    shown_docs = sorted(n_rows.index, key=lambda d: (-int(n_rows[d]), d))[
+        : config.report.max_articles
+    ]
+    rank = {d: i for i, d in enumerate(shown_docs)}
+    shown = support[support["doc_id"].isin(rank)]
+    shown = shown.assign(_rank=shown["doc_id"].map(rank)).sort_values(
+        ["_rank", "category", "concept"], kind="stable"
+    )
+    first_ids = [list(ids)[0] if len(ids) else None for ids in shown["evidence_mention_ids"]]
+    located = with_sentences(mentions[mentions["mention_id"].isin(set(first_ids))], segments)
     sentence_of = {
         m: s or t for m, s, t in zip(located["mention_id"], located["sentence"], located["text"])
     }
+    groups: dict[str, list[dict]] = {}
+    for r, first_id in zip(_records(shown), first_ids):
+        groups.setdefault(r["doc_id"], []).append(
+            {
+                **{k: r[k] for k in ("category", "concept", "status", "reason")},
+                "evidence": sentence_of.get(first_id, ""),
+                "flags": flag_lists.get(("support", f"{r['doc_id']}|{r['concept_id']}"), []),
+            }
+        )
     support_groups = []
-    by_doc = support.groupby("doc_id", sort=False)
-    n_rows = support["doc_id"].value_counts()
-    ordered = sorted(by_doc.groups, key=lambda d: (-int(n_rows[d]), d))
-    for doc_id in ordered[: config.report.max_articles]:
-        group = by_doc.get_group(doc_id).sort_values(["category", "concept"])
-        rows = []
-        for r in group.itertuples(index=False):
-            first_id = list(r.evidence_mention_ids)[0] if len(r.evidence_mention_ids) else None
-            words = sentence_of.get(first_id, "")
-            rows.append(
-                {
-                    "category": r.category,
-                    "concept": r.concept,
-                    "status": r.status,
-                    "reason": r.reason,
-                    "evidence": words,
-                    "flags": support_flags.get(f"{doc_id}|{r.concept_id}", []),
-                }
-            )
-        counts = group["status"].value_counts()
+    for doc_id in shown_docs:
+        rows = groups[doc_id]
+        counts = {s: sum(row["status"] == s for row in rows) for s in SUPPORT_STATUSES}
         support_groups.append(
             {
                 "article": f"{article(doc_id)} ({sources.get(doc_id, '')})",
                 "rows": rows,
-                "counts": ", ".join(
-                    f"{counts.get(s, 0)} {s}" for s in ("backed", "partial", "unbacked")
-                ),
+                "counts": ", ".join(f"{n} {s}" for s, n in counts.items()),
             }
         )
     audit = review_audit(documents, segments, mentions, claims, support, flags, config)
@@ -279,32 +290,39 @@ def build_context(out_dir: Path, config, figures: list[dict], generated_at: str)
     }
 
 
-def render_figures(out_dir: Path, report_dir: Path) -> list[dict]:
-    """Save the topic figures (PNG + HTML) into the report folder; return their descriptions."""
-    from pipeline import figures
+def render_figures(
+    out_dir: Path, report_dir: Path, table: Tables | None = None, reuse: bool = False
+) -> list[dict]:
+    """Save the topic figures (PNG + HTML) into the report folder; return their descriptions.
 
-    topics = read_table(out_dir, "topics")
+    With `reuse`, figures already in the folder are kept (the caller checked that they were
+    drawn from the same tables by the same code), and matplotlib is not even imported.
+    """
+    table = table or (lambda name: read_table(out_dir, name))
+    topics = table("topics")
     if topics.empty:
         return []
-    documents = read_table(out_dir, "documents")
-    made = [
-        ("topic_sizes", "Topic sizes and top words", figures.topic_sizes(topics)),
+    made = [  # name, title, drawing from the figures module
+        ("topic_sizes", "Topic sizes and top words", lambda f: f.topic_sizes(topics)),
         (
             "segment_map",
             "Segments by topic",
-            figures.segment_map(
-                read_table(out_dir, "topic_map"), read_table(out_dir, "segment_topics"), topics
-            ),
+            lambda f: f.segment_map(table("topic_map"), table("segment_topics"), topics),
         ),
         (
             "topics_per_article",
             "Topics per article",
-            figures.topics_per_article(read_table(out_dir, "document_topics"), topics, documents),
+            lambda f: f.topics_per_article(table("document_topics"), topics, table("documents")),
         ),
     ]
+    folder = report_dir / "figures"
     out = []
-    for name, title, fig in made:
-        png, page = figures.save_figure(fig, report_dir / "figures", name, title)
+    for name, title, draw in made:
+        png, page = folder / f"{name}.png", folder / f"{name}.html"
+        if not (reuse and png.exists() and page.exists()):
+            from pipeline import figures
+
+            png, page = figures.save_figure(draw(figures), folder, name, title)
         out.append(
             {
                 "title": title,
@@ -316,19 +334,49 @@ def render_figures(out_dir: Path, report_dir: Path) -> list[dict]:
     return out
 
 
+def _read_sources(path: Path) -> dict:
+    """The keys recorded by the last report into this folder; unreadable means none."""
+    try:
+        data = json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
 def write_report(
     out_dir: Path, report_dir: Path, config, generated_at: str | None = None
 ) -> dict[str, Path]:
-    """Render report.html and report.md and export the tables as CSV into `report_dir`."""
+    """Render report.html and report.md and export the tables as CSV into `report_dir`.
+
+    HTML and Markdown are always rendered. A CSV export, or the figures, already in
+    `report_dir` are kept when the tables they come from and the code that makes them are
+    unchanged (keys in `.sources.json`): regenerating a large corpus's report then costs the
+    rendering only.
+    """
     report_dir = Path(report_dir)
     report_dir.mkdir(parents=True, exist_ok=True)
     stamp = generated_at or datetime.now(UTC).isoformat(timespec="seconds")
-    context = build_context(out_dir, config, render_figures(out_dir, report_dir), stamp)
+    table = cache(lambda name: read_table(out_dir, name))  # documents is wanted three times
+    sources = {"figures": tables_key(out_dir, FIGURE_TABLES, ("figures.py",))}
+    sources.update(
+        {f"csv:{name}": tables_key(out_dir, [name], ("report.py",)) for name in CSV_TABLES}
+    )
+    sources_path = report_dir / SOURCES_FILE
+    before = _read_sources(sources_path)
+    # Until this report is complete, only the entries still true stand: a run killed half-way
+    # must not leave a file claiming that a rewritten export is the old one.
+    write_json_atomic(sources_path, {k: v for k, v in before.items() if sources.get(k) == v})
+    figures = render_figures(
+        out_dir, report_dir, table, reuse=before.get("figures") == sources["figures"]
+    )
+    context = build_context(out_dir, config, figures, stamp, table)
     env = _environment()
     paths = {"html": report_dir / "report.html", "md": report_dir / "report.md"}
     write_text_atomic(paths["html"], env.get_template("report.html.j2").render(**context))
     write_text_atomic(paths["md"], env.get_template("report.md.j2").render(**context))
-    tables = report_dir / "tables"
     for name in CSV_TABLES:
-        export_csv(read_table(out_dir, name), tables / f"{name}.csv")
+        path = report_dir / "tables" / f"{name}.csv"
+        if before.get(f"csv:{name}") != sources[f"csv:{name}"] or not path.exists():
+            export_csv(table(name), path)
+    write_json_atomic(sources_path, sources)
     return paths

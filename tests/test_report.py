@@ -5,6 +5,7 @@ and byte-for-byte determinism."""
 from __future__ import annotations
 
 import csv
+import shutil
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urlparse
@@ -258,3 +259,48 @@ def test_same_tables_and_stamp_give_identical_reports(run, tmp_path):
     for rel in files:
         assert (tmp_path / "a" / rel).read_bytes() == (tmp_path / "b" / rel).read_bytes(), rel
     assert second["md"].read_bytes() == first["md"].read_bytes()
+
+
+# --- regeneration into the same folder -------------------------------------------------------
+
+
+def _snapshot(folder: Path) -> dict[str, tuple[int, bytes]]:
+    return {
+        p.relative_to(folder).as_posix(): (p.stat().st_mtime_ns, p.read_bytes())
+        for p in folder.rglob("*")
+        if p.is_file() and p.suffix in (".csv", ".png")
+    }
+
+
+def test_regeneration_keeps_exports_of_unchanged_tables_and_redoes_changed_ones(run, tmp_path):
+    out = tmp_path / "out"
+    shutil.copytree(run["out"], out, ignore=shutil.ignore_patterns("report", "cache"))
+    folder = tmp_path / "report"
+    write_report(out, folder, run["config"], generated_at=STAMP)
+    first = _snapshot(folder)
+    assert "tables/claims.csv" in first and "figures/segment_map.png" in first
+
+    write_report(out, folder, run["config"], generated_at=STAMP)
+    assert _snapshot(folder) == first  # nothing rewritten: same bytes, same mtimes
+
+    # One table changes: only its export is redone, and it shows the change.
+    claims = read_table(out, "claims")
+    assert len(claims) > 1
+    claims.iloc[1:].to_parquet(out / "claims.parquet", index=False)
+    write_report(out, folder, run["config"], generated_at=STAMP)
+    after = _snapshot(folder)
+    changed = {name for name in first if after[name] != first[name]}
+    assert changed == {"tables/claims.csv"}
+    assert len(pd.read_csv(folder / "tables" / "claims.csv")) == len(claims) - 1
+
+    # A deleted export is written again; unreadable bookkeeping means everything is redone.
+    (folder / "tables" / "mentions.csv").unlink()
+    write_report(out, folder, run["config"], generated_at=STAMP)
+    assert (folder / "tables" / "mentions.csv").read_bytes() == first["tables/mentions.csv"][1]
+    (folder / ".sources.json").write_text("{not json", encoding="utf-8")
+    write_report(out, folder, run["config"], generated_at=STAMP)
+    redone = _snapshot(folder)
+    assert all(redone[name][0] != after[name][0] for name in after if name in redone)
+    assert {name: data for name, (_, data) in redone.items()} == {
+        name: data for name, (_, data) in after.items()
+    } | {"tables/mentions.csv": first["tables/mentions.csv"][1]}
