@@ -580,7 +580,13 @@ def _tables(
     label_words = _topic_words(model, sorted(centroids), aspect="Label")
     labels = {t: _label(t, label_words[t] or words[t]) for t in sorted(centroids)}
     result = _summarise(segment_topics, words, labels, mentions, model, coords, message)
-    result.unit_hashes = pd.DataFrame(
+    result.unit_hashes = _unit_hashes(segment_topics, units)
+    return result
+
+
+def _unit_hashes(segment_topics: pd.DataFrame, units: pd.DataFrame) -> pd.DataFrame:
+    """Each unit's text hash with its topic: what a later run compares to find new units."""
+    return pd.DataFrame(
         {
             "segment_id": segment_topics["segment_id"],
             "text_sha256": [_sha(t) for t in units["text"]],
@@ -588,7 +594,6 @@ def _tables(
             "probability": segment_topics["probability"],
         }
     )
-    return result
 
 
 def _summarise(
@@ -885,12 +890,5 @@ def update_topics(
         "joined their nearest topic (no refit)"
     )
     result = _summarise(segment_topics, words, labels, mentions, model, coords, message)
-    result.unit_hashes = pd.DataFrame(
-        {
-            "segment_id": segment_topics["segment_id"],
-            "text_sha256": [_sha(t) for t in units["text"]],
-            "topic_id": segment_topics["topic_id"],
-            "probability": segment_topics["probability"],
-        }
-    )
+    result.unit_hashes = _unit_hashes(segment_topics, units)
     return result
