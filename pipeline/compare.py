@@ -26,6 +26,7 @@ import pandas as pd
 from pipeline.claims import claim_strength
 from pipeline.config import Config
 from pipeline.evaluate import content_words
+from pipeline.io import records
 from pipeline.lexicon import load_lexicon
 
 SUPPORT_STATUSES = ("backed", "partial", "unbacked")  # `support.status`, strongest first
@@ -76,11 +77,10 @@ def _assertions(
 
 
 def _records_by_doc(frame: pd.DataFrame, columns: list[str]) -> dict[str, list[dict]]:
-    """Rows of `frame` as plain dicts grouped by doc_id, converting each column once (row
-    access on Arrow-backed frames is slow enough to dominate on large corpora)."""
+    """Rows of `frame` as plain dicts (`columns` only), grouped by doc_id."""
     out: dict[str, list[dict]] = {}
-    for values in zip(frame["doc_id"], *(frame[c] for c in columns)):
-        out.setdefault(values[0], []).append(dict(zip(columns, values[1:])))
+    for doc_id, row in zip(frame["doc_id"].tolist(), records(frame, columns)):
+        out.setdefault(doc_id, []).append(row)
     return out
 
 

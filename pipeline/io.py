@@ -104,6 +104,13 @@ def read_table(out_dir: Path, name: str) -> pd.DataFrame:
     return pq.read_table(path).to_pandas()
 
 
+def records(frame: pd.DataFrame, columns: list[str] | None = None) -> list[dict]:
+    """Rows as plain dicts, converting column by column: row-wise access to Arrow-backed
+    frames is slow enough to dominate on large corpora."""
+    columns = list(frame.columns) if columns is None else columns
+    return [dict(zip(columns, values)) for values in zip(*(frame[c].tolist() for c in columns))]
+
+
 def empty_frame(name: str) -> pd.DataFrame:
     """An empty DataFrame with the columns of table `name`."""
     return table_schema(name).empty_table().to_pandas()

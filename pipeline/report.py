@@ -22,7 +22,7 @@ import yaml
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from pipeline.compare import SUPPORT_STATUSES, category_coverage, concept_coverage
-from pipeline.io import read_table, write_json_atomic, write_text_atomic
+from pipeline.io import read_table, records, write_json_atomic, write_text_atomic
 from pipeline.segment import with_sentences
 from pipeline.store import tables_key
 
@@ -44,12 +44,6 @@ FIGURE_TABLES = ("topics", "topic_map", "segment_topics", "document_topics", "do
 SOURCES_FILE = ".sources.json"  # in the report folder: the key each CSV and the figures came from
 
 Tables = Callable[[str], pd.DataFrame]
-
-
-def _records(frame: pd.DataFrame) -> list[dict]:
-    """Rows as dicts, column by column: iterating Arrow-backed rows one by one is slow."""
-    columns = list(frame.columns)
-    return [dict(zip(columns, values)) for values in zip(*(frame[c].tolist() for c in columns))]
 
 
 def _md_cell(value) -> str:
@@ -214,7 +208,7 @@ def build_context(
             "hedged": bool(c["hedged"]),
             "flags": flag_lists.get(("claim", c["claim_id"]), []),
         }
-        for c in _records(claims)
+        for c in records(claims)
     ]
     # The articles with the most support rows, each with its rows by category and concept.
     n_rows = support["doc_id"].value_counts()
@@ -232,7 +226,7 @@ def build_context(
         m: s or t for m, s, t in zip(located["mention_id"], located["sentence"], located["text"])
     }
     groups: dict[str, list[dict]] = {}
-    for r, first_id in zip(_records(shown), first_ids):
+    for r, first_id in zip(records(shown), first_ids):
         groups.setdefault(r["doc_id"], []).append(
             {
                 **{k: r[k] for k in ("category", "concept", "status", "reason")},

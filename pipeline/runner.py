@@ -33,6 +33,7 @@ from pipeline.ingest import (
 from pipeline.io import (
     empty_frame,
     read_table,
+    records,
     sha256_bytes,
     sha256_text,
     short_hash,
@@ -437,9 +438,9 @@ def stage_load(
             ("documents", "rejected"),
             config.run.partition_files,
         )
-        rejections = missing + [Rejection(**row) for row in _records(read["rejected"])]
+        rejections = missing + [Rejection(**row) for row in records(read["rejected"])]
         raw = pd.DataFrame(
-            drop_repeated_ids(_records(read["documents"]), rejections), columns=RAW_COLUMNS
+            drop_repeated_ids(records(read["documents"]), rejections), columns=RAW_COLUMNS
         )
         raw[KEY] = [
             _doc_key(d, t, f"{title}\x1f{fmt}")
@@ -455,7 +456,7 @@ def stage_load(
             ("documents", "boilerplate", "rejected"),
             config.run.partition_docs,
         )
-        rejections += [Rejection(**row) for row in _records(clean["rejected"])]
+        rejections += [Rejection(**row) for row in records(clean["rejected"])]
         cleaned_columns = clean["documents"].reindex(columns=_CLEANED).astype({"doc_id": object})
         cleaned = raw.drop(columns=[KEY]).merge(cleaned_columns, on="doc_id", how="inner")
         boilerplate = clean["boilerplate"].reindex(columns=empty_frame("boilerplate").columns)
@@ -477,10 +478,6 @@ def stage_load(
         }
         record_state(out_dir, "load", key, stage.counts)
     return stage
-
-
-def _records(frame: pd.DataFrame) -> list[dict]:
-    return frame.to_dict("records") if len(frame) else []
 
 
 def _keyed_usable(out_dir: Path) -> pd.DataFrame:
@@ -528,7 +525,7 @@ def stage_segment(
         )
         segments = out["segments"] if len(out["segments"]) else empty_frame("segments")
         write_table(segments, out_dir, "segments")
-        write_rejected(out_dir, "segment", [Rejection(**r) for r in _records(out["rejected"])])
+        write_rejected(out_dir, "segment", [Rejection(**r) for r in records(out["rejected"])])
         stage.counts = {
             **{str(k): int(v) for k, v in segments["kind"].value_counts().items()},
             "docs_segmented": run_counts["computed"],
@@ -644,7 +641,7 @@ def stage_extract(
         write_table(concepts, out_dir, "concepts")
         lemmas = out["lemmas"] if len(out["lemmas"]) else empty_frame("lemmas")
         write_table(lemmas, out_dir, "lemmas")
-        failures = [Rejection(**r) for r in _records(out["rejected"])]
+        failures = [Rejection(**r) for r in records(out["rejected"])]
         write_rejected(out_dir, "extract", failures)
         stage.counts = {
             "mentions": len(mentions),
