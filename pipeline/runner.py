@@ -365,18 +365,17 @@ def _model_version(name: str) -> str:
         return "unknown"
 
 
-def _skip(
-    out_dir: Path, stage: str, key: str, outputs: tuple[str, ...], force: bool
-) -> dict | None:
-    """The recorded counts of `stage` when its tables exist and were made from `key`."""
-    if force:
-        return None
-    entry = read_state(out_dir).get(stage)
-    if not entry or entry.get("key") != key:
-        return None
+def _skipped(
+    stage: StageResult, out_dir: Path, key: str, outputs: tuple[str, ...], force: bool
+) -> bool:
+    """True, with `stage` marked as reused, when its tables exist and were made from `key`."""
+    entry = read_state(out_dir).get(stage.name)
+    if force or not entry or entry.get("key") != key:
+        return False
     if not all((out_dir / f"{name}.parquet").exists() for name in outputs):
-        return None
-    return entry.get("counts", {})
+        return False
+    _reuse(stage, entry.get("counts", {}))
+    return True
 
 
 _WORK_COUNTS = ("files_read", "files_reused", "docs_cleaned", "docs_segmented", "docs_extracted")
@@ -423,9 +422,7 @@ def stage_load(
             file_keys,
             [r.__dict__ for r in missing],
         )
-        counts = _skip(out_dir, "load", key, ("documents", "boilerplate"), force)
-        if counts is not None:
-            _reuse(stage, counts)
+        if _skipped(stage, out_dir, key, ("documents", "boilerplate"), force):
             return stage
         parts = _Partitioned(out_dir, config, executor or LocalExecutor(), force, progress)
         by_key = {k: (k, str(item.path), item.source) for k, item in zip(file_keys, files)}
@@ -507,9 +504,7 @@ def stage_segment(
     with _timed(results, "segment") as stage:
         step_fp = _segment_fingerprint(config)
         key = tables_key(out_dir, ["documents"], _CODE["segment"], step_fp)
-        counts = _skip(out_dir, "segment", key, ("segments",), force)
-        if counts is not None:
-            _reuse(stage, counts)
+        if _skipped(stage, out_dir, key, ("segments",), force):
             return stage
         documents = _keyed_usable(out_dir)
         by_key = documents.set_index(KEY, drop=False)
@@ -608,9 +603,7 @@ def stage_extract(
             config.embeddings,
         )
         outputs = ("mentions", "claims", "concepts", "lemmas")
-        counts = _skip(out_dir, "extract", key, outputs, force)
-        if counts is not None:
-            _reuse(stage, counts)
+        if _skipped(stage, out_dir, key, outputs, force):
             return stage
         documents = _keyed_usable(out_dir)
         by_key = documents.set_index(KEY, drop=False)
@@ -704,9 +697,7 @@ def stage_topics(
             config.spacy.model,
         )
         outputs = ("topics", "segment_topics", "document_topics", "topic_map")
-        counts = _skip(out_dir, "topics", key, outputs, force)
-        if counts is not None:
-            _reuse(stage, counts)
+        if _skipped(stage, out_dir, key, outputs, force):
             return stage
         advance = progress("topics", None)
         segments = read_table(out_dir, "segments")
@@ -761,9 +752,7 @@ def stage_compare(
             out_dir, _COMPARE_INPUTS, _CODE["compare"], config.compare, evidence_digest
         )
         outputs = ("support", "flags", "concept_coverage", "evidence_matches")
-        counts = _skip(out_dir, "compare", key, outputs, force)
-        if counts is not None:
-            _reuse(stage, counts)
+        if _skipped(stage, out_dir, key, outputs, force):
             return stage
         documents = usable_documents(read_table(out_dir, "documents"))
         support, flags = compare_articles(
