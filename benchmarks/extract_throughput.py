@@ -33,7 +33,7 @@ def main() -> int:
         return 2
 
     from pipeline.config import load_config
-    from pipeline.extract import extract_documents, extraction_pipeline
+    from pipeline.extract.stage import extract_documents, extraction_pipeline
     from pipeline.io import read_table
     from pipeline.nlp import full_pipeline
     from pipeline.runner import finish_extraction, stage_load, stage_segment

@@ -128,7 +128,7 @@ def extraction_ratio(documents: pd.DataFrame, segments: pd.DataFrame, config: Co
     Returns:
         paragraphs, words, bare_s, ours_s and ratio (our throughput / bare throughput).
     """
-    from pipeline.extract import extract_documents, extraction_pipeline
+    from pipeline.extract.stage import extract_documents, extraction_pipeline
     from pipeline.nlp import full_pipeline
 
     paragraphs = segments[segments["kind"] == "paragraph"]["text"].tolist()

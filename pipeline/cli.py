@@ -318,7 +318,7 @@ def evaluate(
     details: Annotated[bool, typer.Option(help="List unmatched items per article.")] = False,
 ) -> None:
     """Run extraction on the gold articles and print item-level P/R/F1 per category."""
-    from pipeline.evaluate import evaluate_gold, summarise
+    from pipeline.extract.evaluate import evaluate_gold, summarise
 
     cfg = _config(config)
     if not gold.is_file():
@@ -345,26 +345,51 @@ def evaluate(
 
 @app.command()
 def train(
-    input: Annotated[
+    gold: Annotated[
         list[Path] | None,
         typer.Option(
-            "--input", "-i", help="Corpus to label with the rules; repeatable (default: paths.raw)."
+            "--gold", "-g", help="Gold files to train on; repeatable (default: train.gold)."
         ),
     ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Folder for the model (default: the packaged tagger)."),
+    ] = None,
+    review_db: Annotated[
+        Path | None,
+        typer.Option("--review-db", help="Also learn from the verdicts in this database."),
+    ] = None,
+    tables: Annotated[
+        Path | None,
+        typer.Option("--tables", help="The run the verdicts judged (default: paths.processed)."),
+    ] = None,
     config: ConfigOpt = None,
-    seed: Annotated[int, typer.Option(help="Random seed (sampling and training).")] = 0,
-    max_steps: Annotated[int, typer.Option(help="Training steps.")] = 1000,
+    seed: Annotated[int | None, typer.Option(help="Random seed (default: train.seed).")] = None,
 ) -> None:
-    """Train the statistical mention component on silver labels from the rules.
+    """Train the extraction tagger on the annotated corpus (and reviewers' verdicts).
 
-    Installs it in pipeline/resources/spancat/ and prints its held-out precision, recall, F1.
+    Writes the weights and meta.json to --out, by default pipeline/resources/tagger/, which
+    `extract.method: model` uses; `extract.model_dir` points a run at another folder.
     """
-    from pipeline.train import train_spancat
+    from pipeline.extract.model import TAGGER_DIR
+    from pipeline.extract.train import train_tagger
 
     cfg = _config(config)
-    inputs = _inputs(input, cfg)
-    record = train_spancat(inputs, cfg, seed=seed, max_steps=max_steps)
-    console.print_json(data={k: v for k, v in record.items() if k != "per_label"})
+    if seed is not None:
+        cfg = cfg.model_copy(update={"train": cfg.train.model_copy(update={"seed": seed})})
+    paths = gold or [Path(p) for p in cfg.train.gold]
+    for path in paths:
+        if not path.is_file():
+            raise _fail(f"gold file {path} does not exist")
+    if review_db is not None and not review_db.is_file():
+        raise _fail(f"review database {review_db} does not exist")
+    tables_dir = tables or cfg.paths.processed
+    with console.status("training the tagger"):
+        tagger = train_tagger(cfg, paths, review_db, tables_dir if review_db else None)
+    target = out or TAGGER_DIR
+    tagger.save(target)
+    console.print_json(data={k: v for k, v in tagger.meta.items() if k != "architecture"})
+    console.print(f"tagger: {target}")
 
 
 @app.command()

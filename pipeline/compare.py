@@ -23,11 +23,11 @@ from types import SimpleNamespace
 
 import pandas as pd
 
-from pipeline.claims import claim_strength
 from pipeline.config import Config
-from pipeline.evaluate import content_words
+from pipeline.extract.claims import claim_strength
 from pipeline.io import records
 from pipeline.lexicon import load_lexicon
+from pipeline.text import content_words
 
 SUPPORT_STATUSES = ("backed", "partial", "unbacked")  # `support.status`, strongest first
 _CAUSAL = ("direct causal", "conditional causal")

@@ -88,10 +88,27 @@ class SpacyConfig(_Section):
 
 
 class ExtractConfig(_Section):
+    method: Literal["model", "rules"]
+    model_dir: str | None = None
     model_threshold: float = Field(ge=0, le=1)
+    outside_weight: float = Field(gt=0)
+    claim_threshold: float = Field(ge=0, le=1)
     max_title_words: int = Field(ge=1)
-    use_spancat: bool
     context_conflicts: dict[str, list[str]]
+
+
+class TrainConfig(_Section):
+    gold: list[str]
+    seed: int
+    epochs: int = Field(ge=1)
+    batch_size: int = Field(ge=1)
+    learning_rate: float = Field(gt=0)
+    hidden: int = Field(ge=8)
+    dropout: float = Field(ge=0, lt=1)
+    span_weight: float = Field(gt=0)
+    threads: int = Field(ge=1)
+    folds: int = Field(ge=2)
+    review_weight: int = Field(ge=1)
 
 
 class ConceptsConfig(_Section):
@@ -193,6 +210,7 @@ class Config(_Section):
     segment: SegmentConfig
     spacy: SpacyConfig
     extract: ExtractConfig
+    train: TrainConfig
     concepts: ConceptsConfig
     embeddings: EmbeddingsConfig
     topics: TopicsConfig

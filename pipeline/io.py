@@ -17,6 +17,16 @@ import pyarrow.parquet as pq
 
 from pipeline.schemas import TABLES
 
+# Cells a spreadsheet would run as a formula start with one of these.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_csv_value(value):
+    """Neutralise spreadsheet formulas: a text cell starting with = + - @ gets a leading '."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
 
 def sha256_bytes(data: bytes) -> str:
     """Hex SHA-256 of `data`."""

@@ -22,11 +22,17 @@ import yaml
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from pipeline.compare import SUPPORT_STATUSES, category_coverage, concept_coverage
-from pipeline.io import read_table, records, write_json_atomic, write_text_atomic
+from pipeline.io import (
+    FORMULA_START,
+    read_table,
+    records,
+    safe_csv_value,
+    write_json_atomic,
+    write_text_atomic,
+)
 from pipeline.segment import with_sentences
 from pipeline.store import tables_key
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 CSV_TABLES = (
     "documents",
     "rejected",
@@ -62,13 +68,6 @@ def _environment() -> Environment:
     return env
 
 
-def safe_csv_value(value):
-    """Neutralise spreadsheet formulas: a text cell starting with = + - @ gets a leading '."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
-
-
 def _csv_cell(value):
     """One CSV cell: list-like values joined with "; ", text made formula-safe."""
     if isinstance(value, (list, tuple, np.ndarray)):
@@ -84,7 +83,7 @@ def export_csv(table: pd.DataFrame, path: Path) -> None:
         # pandas 3 reads text as the "str" dtype (cleaned column-wise, which is fast) and
         # Parquet lists as numpy arrays in object columns (cleaned cell by cell).
         if isinstance(series.dtype, pd.StringDtype):
-            risky = series.str.startswith(_FORMULA_START).fillna(False).astype(bool)
+            risky = series.str.startswith(FORMULA_START).fillna(False).astype(bool)
             safe[col] = series.astype(object).where(~risky, "'" + series.astype(object))
         elif pd.api.types.is_object_dtype(series):
             safe[col] = series.map(_csv_cell).astype(object)

@@ -65,10 +65,19 @@ _CODE: dict[str, tuple[str, ...]] = {
     "clean": ("clean.py",),
     "screen": ("screen.py",),
     "segment": ("segment.py", "nlp.py"),
-    "extract": ("extract.py", "claims.py", "nlp.py", "lexicon.py", "resources"),
-    "concepts": ("concepts.py", "embed.py", "lexicon.py", "runner.py"),
+    "extract": (
+        "extract/stage.py",
+        "extract/rules.py",
+        "extract/model.py",
+        "extract/features.py",
+        "extract/claims.py",
+        "nlp.py",
+        "lexicon.py",
+        "resources",
+    ),
+    "concepts": ("extract/concepts.py", "embed.py", "lexicon.py", "runner.py"),
     "topics": ("topics.py", "embed.py", "lexicon.py"),
-    "compare": ("compare.py", "evaluate.py", "lexicon.py", "resources"),
+    "compare": ("compare.py", "text.py", "extract/claims.py", "lexicon.py", "resources"),
     "report": ("report.py", "figures.py", "templates", "review"),
 }
 
@@ -282,7 +291,7 @@ def extract_partition(
     payload: tuple[pd.DataFrame, pd.DataFrame], config: Config
 ) -> dict[str, pd.DataFrame]:
     """Extract raw mentions, raw claims and lemmas from segmented documents."""
-    from pipeline.extract import extract_documents
+    from pipeline.extract.stage import extract_documents
 
     docs, segments = payload
     keys = dict(zip(docs["doc_id"], docs[KEY]))
@@ -530,54 +539,6 @@ def stage_segment(
     return stage
 
 
-def finish_extraction(
-    raw_mentions: pd.DataFrame, raw_claims: pd.DataFrame, config: Config
-) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Give raw mentions their concepts and IDs, link claims to concepts, build `concepts`."""
-    from pipeline.concepts import assign_concepts, concept_table
-
-    if raw_mentions.empty:
-        mentions = empty_frame("mentions")
-    else:
-        mentions = assign_concepts(raw_mentions, config)
-        mentions["mention_id"] = [
-            f"{d}:men:{s}-{e}:{c}"
-            for d, s, e, c in zip(
-                mentions["doc_id"], mentions["start"], mentions["end"], mentions["category"]
-            )
-        ]
-        mentions = mentions.sort_values(["doc_id", "start", "end"], ignore_index=True)
-        mentions = mentions.drop(columns=["lemma", "lexicon_concept"])
-        claim_spans = (
-            {d: list(zip(g["start"], g["end"])) for d, g in raw_claims.groupby("doc_id")}
-            if len(raw_claims)
-            else {}
-        )
-        mentions["in_claim"] = [
-            any(cs <= s and e <= ce for cs, ce in claim_spans.get(d, []))
-            for d, s, e in zip(mentions["doc_id"], mentions["start"], mentions["end"])
-        ]
-    if raw_claims.empty:
-        claims = empty_frame("claims")
-    else:
-        claims = raw_claims.copy()
-        claims["claim_id"] = [
-            f"{d}:clm:{s}-{e}" for d, s, e in zip(claims["doc_id"], claims["start"], claims["end"])
-        ]
-        by_doc = {d: g for d, g in mentions.groupby("doc_id")}
-        claims["concept_ids"] = [
-            sorted(set(g[(g["start"] >= s) & (g["end"] <= e)]["concept_id"]))
-            if (g := by_doc.get(d)) is not None
-            else []
-            for d, s, e in zip(claims["doc_id"], claims["start"], claims["end"])
-        ]
-        claims["year"] = claims["year"].astype("Int64")
-        claims = claims.sort_values(["doc_id", "start"], ignore_index=True)
-        claims = claims[[c.name for c in TABLES["claims"].columns]]
-    concepts = concept_table(mentions) if len(mentions) else empty_frame("concepts")
-    return mentions, claims, concepts
-
-
 def stage_extract(
     out_dir: Path,
     config: Config,
@@ -587,7 +548,11 @@ def stage_extract(
 ) -> StageResult:
     """Extract mentions, claims and lemmas in cached partitions, then merge mention wordings
     into concepts over the whole corpus; write `mentions`, `claims`, `concepts`, `lemmas`."""
-    from pipeline.extract import RAW_CLAIM_COLUMNS, RAW_MENTION_COLUMNS
+    from pipeline.extract.stage import (
+        RAW_CLAIM_COLUMNS,
+        RAW_MENTION_COLUMNS,
+        finish_extraction,
+    )
 
     results: list[StageResult] = []
     with _timed(results, "extract") as stage:

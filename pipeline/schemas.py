@@ -158,7 +158,13 @@ TABLES: dict[str, Table] = {
                 Column(
                     "pattern",
                     _STR,
-                    "cue pattern that found it: post_quote, according_to, pre or footnote",
+                    "what found it: model (the trained tagger), or the rule pattern post_quote, "
+                    "according_to, pre or footnote",
+                ),
+                Column(
+                    "confidence",
+                    _FLOAT,
+                    "0-1; the tagger's score for model claims, review.claim_confidence for rules",
                 ),
                 Column("notes", pa.list_(_STR), "observations, e.g. 'opening quote missing'"),
             ),

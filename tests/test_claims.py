@@ -6,9 +6,10 @@ import json
 
 import pytest
 
-from pipeline.claims import claim_strength, find_claims
-from pipeline.evaluate import MATCH_THRESHOLD, dice
-from pipeline.extract import extraction_pipeline
+from pipeline.extract.claims import claim_strength, find_claims
+from pipeline.extract.evaluate import MATCH_THRESHOLD
+from pipeline.text import dice
+from pipeline.extract.stage import extraction_pipeline
 from tests.conftest import REFERENCE, shared_path
 
 _QUOTES = '“”"‘’'

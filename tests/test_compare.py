@@ -7,7 +7,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from pipeline.claims import claim_strength
+from pipeline.extract.claims import claim_strength
 from pipeline.compare import (
     category_coverage,
     compare_articles,

@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from pipeline.evaluate import (
+from pipeline.extract.evaluate import (
     MATCH_THRESHOLD,
     Score,
     dice,

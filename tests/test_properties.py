@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from pipeline.clean import _CHAR_MAP, clean_text, to_raw_offset
-from pipeline.extract import extract_documents
+from pipeline.extract.stage import extract_documents
 from pipeline.ingest import Record, Rejection, decode_text, find_inputs, read_input
 from pipeline.io import empty_frame
 from pipeline.segment import segment_text

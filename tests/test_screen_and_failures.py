@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from pipeline import extract
+from pipeline.extract import stage as extract
 from pipeline.io import read_table
 from pipeline.runner import stage_extract, stage_load, stage_segment
 from pipeline.screen import flag_duplicates

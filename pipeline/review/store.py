@@ -23,9 +23,8 @@ from pathlib import Path
 import pandas as pd
 
 from pipeline.compare import SUPPORT_STATUSES
-from pipeline.io import atomic_path, write_text_atomic
+from pipeline.io import atomic_path, safe_csv_value, write_text_atomic
 from pipeline.lexicon import CATEGORIES
-from pipeline.report import safe_csv_value
 from pipeline.review.items import (
     ITEM_COLUMNS,
     ITEM_ID_RE,

@@ -50,6 +50,7 @@ class Claim:
     text: str = ""
     cue: str = ""
     notes: list[str] = field(default_factory=list)
+    confidence: float | None = None
 
 
 @lru_cache(maxsize=1)
@@ -363,3 +364,45 @@ def _is_source(source: str, person_names: list[str]) -> bool:
 def _year(cue: str) -> int | None:
     match = _YEAR.search(cue)
     return int(match.group(1)) if match else None
+
+
+def claim_from_spans(
+    text: str,
+    claim: tuple[int, int],
+    cue: tuple[int, int] | None,
+    person_names: list[str] | None = None,
+    pattern: str = "model",
+) -> Claim | None:
+    """A Claim from a claim span and its cue found by the tagger, with the same attributes as a
+    rule-found claim (source type, named source, year, hedging, strength).
+
+    The claim span is trimmed like a rule-found one; a span shorter than a clause is no claim.
+    """
+    start, end = _trim(text, *claim)
+    if len(text[start:end].split()) < _MIN_CLAIM_WORDS:
+        return None
+    cue_start, cue_end = cue if cue is not None else (start, start)
+    source = text[cue_start:cue_end].strip()
+    stype = _source_type(
+        source,
+        "footnote" if re.fullmatch(r"[\W\d]+", source or "x") else pattern,
+        person_names or [],
+    )
+    claim_text = text[start:end]
+    strength, hedged = claim_strength(claim_text)
+    notes = [] if cue is not None else ["no cue found"]
+    return Claim(
+        start,
+        end,
+        cue_start,
+        cue_start + len(text[cue_start:cue_end].rstrip()),
+        stype,
+        _named_source(source, stype),
+        _year(source),
+        hedged,
+        strength,
+        pattern,
+        claim_text,
+        source,
+        notes,
+    )

@@ -15,56 +15,18 @@ word sit exactly on the threshold ("fear of failure" meets "fear of success").
 from __future__ import annotations
 
 import json
-import re
 import tempfile
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 import pandas as pd
 
 from pipeline.config import Config
 from pipeline.io import read_table
+from pipeline.text import dice
 
 CATEGORY_KEYS = {"sign": "signs", "cause": "causes", "intervention": "interventions"}
 MATCH_THRESHOLD = 0.5
-
-
-def _stem(word: str) -> str:
-    """A light stemmer: plural first, then -ing/-ed ("exercises" and "exercise" meet)."""
-    if word.endswith("ies") and len(word) > 4:
-        word = word[:-3] + "y"
-    elif word.endswith(("sses", "xes", "zes", "ches", "shes")) and len(word) > 4:
-        word = word[:-2]
-    elif word.endswith("s") and not word.endswith(("ss", "us", "is")) and len(word) > 3:
-        word = word[:-1]
-    for suffix in ("ing", "ed"):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 4:
-            return word[: -len(suffix)]
-    return word
-
-
-@lru_cache(maxsize=1)
-def _stop_words() -> frozenset[str]:
-    # Imported on first use: importing spaCy costs seconds that `pipeline report` need not pay.
-    from spacy.lang.en.stop_words import STOP_WORDS
-
-    return frozenset(STOP_WORDS)
-
-
-def content_words(text: str) -> set[str]:
-    """Stemmed content words of a text."""
-    words = re.findall(r"[a-z][a-z’'-]*", text.lower().replace("-", " "))
-    stop = _stop_words()
-    return {_stem(w) for w in words if w not in stop and len(w) > 1}
-
-
-def dice(a: str, b: str) -> float:
-    """Dice coefficient of the content words of two texts."""
-    wa, wb = content_words(a), content_words(b)
-    if not wa or not wb:
-        return 0.0
-    return 2 * len(wa & wb) / (len(wa) + len(wb))
 
 
 @dataclass
@@ -215,3 +177,127 @@ def evaluate_gold(
         stage_segment(target, config)
         stage_extract(target, config)
         return score_run(target, gold)
+
+
+# ------------------------------------------------------------------ cross-validation
+
+
+def article_folds(ids: list[str], k: int, seed: int) -> dict[str, int]:
+    """Each article's fold: ids shuffled with `seed`, then dealt round-robin into `k` folds, so
+    every article is tested exactly once and never split."""
+    import random
+
+    order = sorted(ids)
+    random.Random(seed).shuffle(order)
+    return {article_id: i % k for i, article_id in enumerate(order)}
+
+
+def write_scored_run(
+    out_dir: Path,
+    documents: pd.DataFrame,
+    raw_mentions: pd.DataFrame,
+    raw_claims: pd.DataFrame,
+    config: Config,
+) -> None:
+    """Finish raw extractions (concepts, IDs) and write documents, mentions and claims tables
+    that the shared scorer reads."""
+    from pipeline.extract.stage import finish_extraction
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    mentions, claims, _ = finish_extraction(raw_mentions, raw_claims, config)
+    documents[["doc_id", "source", "title"]].to_parquet(out_dir / "documents.parquet")
+    mentions.to_parquet(out_dir / "mentions.parquet")
+    claims.to_parquet(out_dir / "claims.parquet")
+
+
+def shared_score(gold_path: Path, out_dir: Path, scorer: Path) -> pd.DataFrame:
+    """Run the project's judge, `shared/tools/score_extraction.py`, and read its figures."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, str(scorer), str(gold_path), str(out_dir), "--json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    rows = json.loads(done.stdout.strip().splitlines()[-2])
+    return pd.DataFrame(rows)
+
+
+def cross_validate(
+    gold_paths: list[Path],
+    config: Config,
+    out_dir: Path,
+    scorer: Path,
+    log=print,
+) -> dict[str, pd.DataFrame]:
+    """Article-level k-fold cross-validation of the trained tagger, with the rules as baseline.
+
+    Every article is tested exactly once, by a model that never saw it. Both systems' tables
+    are written under `out_dir` (`model/`, `rules/`) and scored by the shared scorer against
+    all gold articles (`out_dir/gold.json`).
+
+    Returns:
+        The scorer's rows (category, tp, pred, gold, P, R, F1) per system.
+    """
+    from pipeline.extract.gold import prepare_gold, read_gold
+    from pipeline.extract.stage import extract_documents, rules_config
+    from pipeline.extract.train import featurize, fit
+
+    articles = [a for path in gold_paths for a in read_gold(Path(path))]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    gold_file = out_dir / "gold.json"
+    gold_file.write_text(
+        json.dumps([{k: v for k, v in a.items() if k != "text"} for a in articles]),
+        encoding="utf-8",
+    )
+    docs, documents, segments = prepare_gold(articles, config)
+    log(f"{len(docs)} articles prepared; featurising")
+    examples = featurize(docs, documents, segments, config)
+    fold_of_doc = {
+        d.doc_id: f
+        for d, f in zip(
+            docs,
+            map(
+                article_folds(
+                    [a["id"] for a in articles], config.train.folds, config.train.seed
+                ).get,
+                [d.id for d in docs],
+            ),
+        )
+    }
+    raw = {"model": ([], []), "rules": ([], [])}
+    for fold in range(config.train.folds):
+        train = [e for e in examples if fold_of_doc[e.doc_id] != fold]
+        test_ids = {d for d, f in fold_of_doc.items() if f == fold}
+        tagger = fit(train, config.train)
+        log(
+            f"fold {fold + 1}/{config.train.folds}: trained on {len(train)} paragraphs "
+            f"in {tagger.meta['seconds']} s"
+        )
+        with tempfile.TemporaryDirectory() as tmp:
+            tagger.save(Path(tmp))
+            cfg = config.model_copy(
+                update={"extract": config.extract.model_copy(update={"model_dir": tmp})}
+            )
+            test_docs = documents[documents["doc_id"].isin(test_ids)]
+            test_segs = segments[segments["doc_id"].isin(test_ids)]
+            mentions, claims, _, _ = extract_documents(test_docs, test_segs, cfg)
+        raw["model"][0].append(mentions)
+        raw["model"][1].append(claims)
+    base = config.model_copy(update={"extract": rules_config(config.extract)})
+    mentions, claims, _, _ = extract_documents(documents, segments, base)
+    raw["rules"] = ([mentions], [claims])
+    scores = {}
+    for system, (mentions, claims) in raw.items():
+        target = out_dir / system
+        write_scored_run(
+            target,
+            documents,
+            pd.concat(mentions, ignore_index=True),
+            pd.concat(claims, ignore_index=True),
+            config,
+        )
+        scores[system] = shared_score(gold_file, target, scorer)
+    return scores

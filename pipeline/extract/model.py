@@ -1,0 +1,200 @@
+"""The trained tagger: signs, causes and interventions, claim spans and attribution cues.
+
+A small head on spaCy's own encoder. Per paragraph, the token features of `features.py`
+(spaCy's contextual vectors, MiniLM word vectors, structure and lexicon indicators) go through
+a dropout and a linear layer, a bidirectional LSTM over the paragraph, and three
+softmax heads over BIO tags: mentions (sign, cause, intervention), claim spans and cues.
+Trained on the gold corpus by `pipeline train` (`train.py`), committed in
+`resources/tagger/` (weights in fp16 safetensors, `meta.json` with its training record).
+
+The spaCy component `selfhelp_tagger_v1` runs it on batches of paragraph Docs and writes
+`doc.spans["sh_model"]` (mentions, `attrs["scores"]` their confidences), and
+`doc.spans["sh_claim"]` and `doc.spans["sh_cue"]` for the claim detector.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import torch
+from spacy.language import Language
+from spacy.tokens import Doc, Span
+from torch import nn
+
+from pipeline.extract.features import FEATURE_WIDTH, doc_features
+
+TAGGER_DIR = Path(str(resources.files("pipeline").joinpath("resources/tagger")))
+MENTION_LABELS = ("sign", "cause", "intervention")
+# BIO tags per head: 0 = outside, then (begin, inside) per label.
+HEADS = {"mention": MENTION_LABELS, "claim": ("claim",), "cue": ("cue",)}
+
+
+def n_tags(head: str) -> int:
+    return 1 + 2 * len(HEADS[head])
+
+
+class TaggerNet(nn.Module):
+    """Dropout + linear projection, a BiLSTM over the paragraph, one linear layer per head."""
+
+    def __init__(self, n_in: int = FEATURE_WIDTH, hidden: int = 128, dropout: float = 0.3):
+        super().__init__()
+        self.project = nn.Sequential(nn.Dropout(dropout), nn.Linear(n_in, hidden), nn.ReLU())
+        self.lstm = nn.LSTM(hidden, hidden, num_layers=1, bidirectional=True, batch_first=True)
+        self.dropout = nn.Dropout(dropout)
+        self.heads = nn.ModuleDict({h: nn.Linear(2 * hidden, n_tags(h)) for h in HEADS})
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Logits per head, batch x max_len x tags."""
+        h = self.project(x)
+        packed = nn.utils.rnn.pack_padded_sequence(
+            h, lengths.cpu(), batch_first=True, enforce_sorted=False
+        )
+        out, _ = self.lstm(packed)
+        out, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])
+        out = self.dropout(out)
+        return {name: head(out) for name, head in self.heads.items()}
+
+
+def pad_batch(feats: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Stack variable-length feature matrices into a zero-padded batch."""
+    lengths = torch.tensor([max(len(f), 1) for f in feats])
+    x = torch.zeros(len(feats), int(lengths.max()), FEATURE_WIDTH)
+    for i, f in enumerate(feats):
+        if len(f):
+            x[i, : len(f)] = torch.from_numpy(f)
+    return x, lengths
+
+
+def decode(
+    probs: np.ndarray, labels: tuple[str, ...], outside_weight: float = 1.0
+) -> list[tuple[int, int, str, float]]:
+    """BIO decoding of one sequence's tag probabilities (n x tags).
+
+    The outside tag's probability is scaled by `outside_weight` before the best tag is taken
+    (below 1: more recall; items are rare, so the network leans towards "outside"). A span opens
+    on B, or on an I that does not continue a span of its label; its confidence is the mean
+    probability, over its tokens, of being inside a span of its label.
+    """
+    weighted = probs.copy()
+    weighted[:, 0] *= outside_weight
+    tags = weighted.argmax(axis=1)
+    spans, start, label = [], None, None
+
+    def close(end: int) -> None:
+        if start is not None:
+            k = labels.index(label)
+            inside = probs[start:end, 1 + 2 * k] + probs[start:end, 2 + 2 * k]
+            spans.append((start, end, label, float(inside.mean())))
+
+    for i, tag in enumerate(tags):
+        if tag == 0:
+            close(i)
+            start = label = None
+            continue
+        k, is_begin = divmod(int(tag) - 1, 2)
+        if is_begin == 0 or label != labels[k]:
+            close(i)
+            start, label = i, labels[k]
+    close(len(tags))
+    return spans
+
+
+class Tagger:
+    """A trained TaggerNet with its metadata; predicts spans for paragraph Docs."""
+
+    def __init__(self, net: TaggerNet, meta: dict) -> None:
+        self.net = net.eval()
+        self.meta = meta
+
+    @classmethod
+    def load(cls, folder: Path = TAGGER_DIR) -> Tagger:
+        from safetensors.torch import load_file
+
+        meta = json.loads((Path(folder) / "meta.json").read_text(encoding="utf-8"))
+        net = TaggerNet(**meta["architecture"])
+        state = load_file(str(Path(folder) / "model.safetensors"))
+        net.load_state_dict({k: v.float() for k, v in state.items()})
+        return cls(net, meta)
+
+    def save(self, folder: Path) -> None:
+        """Weights in fp16 (half the size; predictions unchanged at the 3rd decimal)."""
+        from safetensors.torch import save_file
+
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        state = {k: v.detach().half().contiguous() for k, v in self.net.state_dict().items()}
+        save_file(state, str(folder / "model.safetensors"))
+        (folder / "meta.json").write_text(json.dumps(self.meta, indent=2) + "\n", encoding="utf-8")
+
+    @torch.no_grad()
+    def predict_features(self, feats: list[np.ndarray]) -> list[dict[str, np.ndarray]]:
+        """Tag probabilities per head for each feature matrix."""
+        if not feats:
+            return []
+        x, lengths = pad_batch(feats)
+        logits = self.net(x, lengths)
+        probs = {h: torch.softmax(v, dim=-1).numpy() for h, v in logits.items()}
+        return [{h: p[i, : len(f)] for h, p in probs.items()} for i, f in enumerate(feats)]
+
+    def predict_spans(
+        self, feats: list[np.ndarray], outside_weight: float = 1.0
+    ) -> list[dict[str, list[tuple[int, int, str, float]]]]:
+        """Decoded token spans (start, end, label, confidence) per head for each sequence."""
+        return [
+            {h: decode(p, HEADS[h], outside_weight) for h, p in probs.items()}
+            for probs in self.predict_features(feats)
+        ]
+
+
+@lru_cache(maxsize=2)
+def load_tagger(folder: str = str(TAGGER_DIR)) -> Tagger:
+    """The committed tagger, loaded once per process."""
+    torch.set_num_threads(1)  # worker processes already use every core
+    return Tagger.load(Path(folder))
+
+
+class TaggerComponent:
+    """spaCy component: runs the tagger over batches of paragraph Docs."""
+
+    def __init__(self, folder: str | None, batch_size: int, outside_weight: float) -> None:
+        self.tagger = load_tagger(folder or str(TAGGER_DIR))
+        self.batch_size = batch_size
+        self.outside_weight = outside_weight
+
+    def __call__(self, doc: Doc) -> Doc:
+        return next(iter(self.pipe([doc])))
+
+    def pipe(self, docs: Iterable[Doc], batch_size: int | None = None) -> Iterator[Doc]:
+        batch: list[Doc] = []
+        for doc in docs:
+            batch.append(doc)
+            if len(batch) >= (batch_size or self.batch_size):
+                yield from self._tag(batch)
+                batch = []
+        if batch:
+            yield from self._tag(batch)
+
+    def _tag(self, docs: list[Doc]) -> list[Doc]:
+        feats = [doc_features(doc) for doc in docs]
+        results = self.tagger.predict_spans(feats, self.outside_weight)
+        for doc, result in zip(docs, results):
+            for head, key in (("mention", "sh_model"), ("claim", "sh_claim"), ("cue", "sh_cue")):
+                spans = [Span(doc, s, e, label=lab) for s, e, lab, _ in result[head]]
+                doc.spans[key] = spans
+                doc.spans[key].attrs["scores"] = [c for _, _, _, c in result[head]]
+        return docs
+
+
+@Language.factory(
+    "selfhelp_tagger_v1",
+    default_config={"folder": None, "batch_size": 64, "outside_weight": 1.0},
+)
+def make_tagger(
+    nlp: Language, name: str, folder: str | None, batch_size: int, outside_weight: float
+) -> TaggerComponent:
+    return TaggerComponent(folder, batch_size, outside_weight)

@@ -1,0 +1,388 @@
+"""Extraction stage: signs, causes and interventions (mentions) and cited claims.
+
+spaCy components, registered as versioned factories, each keep their results on the Doc:
+
+- `selfhelp_lexicon_v1`: a SpanRuler over `resources/lexicon.yaml` -> `doc.spans["sh_lexicon"]`;
+- `selfhelp_structure_v1`: the title of a list item under a signs/causes/interventions heading
+  -> `doc.spans["sh_structure"]`;
+- `selfhelp_spancat` (optional): the trained span categorizer (`pipeline train`), sourced from
+  `resources/spancat/` -> `doc.spans["sh_model"]`;
+- `selfhelp_mentions_v1`: merges the three into `doc.spans["sh_mentions"]`, resolving each
+  span's category from its context and setting `span._.method`, `._.confidence`, `._.concept`;
+- `selfhelp_claims_v1`: cited claims -> `doc._.claims`.
+
+The unit of processing is a paragraph of a cleaned document; its context (section role, item)
+travels on `doc._.block`, set before the pipeline runs.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import asdict
+from itertools import islice
+
+import pandas as pd
+from spacy.language import Language
+from spacy.tokens import Doc, Span
+
+from pipeline.config import Config, ExtractConfig
+from pipeline.extract import rules  # noqa: F401  (registers the rule factories)
+from pipeline.extract.claims import claim_from_spans, find_claims
+from pipeline.extract.concepts import assign_concepts, concept_table
+from pipeline.io import empty_frame
+from pipeline.nlp import lemmas_by_span
+from pipeline.schemas import TABLES
+
+LEMMA_KINDS = ("paragraph", "sentence", "item")  # segments the `lemmas` table covers
+RAW_MENTION_COLUMNS = [
+    "doc_id",
+    "segment_id",
+    "category",
+    "text",
+    "start",
+    "end",
+    "method",
+    "confidence",
+    "lexicon_concept",
+    "lemma",
+]
+RAW_CLAIM_COLUMNS = [
+    "doc_id",
+    "segment_id",
+    "text",
+    "start",
+    "end",
+    "cue",
+    "cue_start",
+    "cue_end",
+    "source_type",
+    "year",
+    "named_source",
+    "hedged",
+    "strength",
+    "pattern",
+    "notes",
+    "confidence",
+]
+
+
+# ------------------------------------------------------------------ claims
+
+
+def _claim_region(doc: Doc, span: Span, cue: Span | None) -> tuple[int, int]:
+    """Token range of a claim: the sentences the tagged span touches (a claim is a whole clause,
+    never a fragment), without its attribution cue when the cue opens or closes it."""
+    if doc.has_annotation("SENT_START"):
+        start, end = span.sent.start, doc[span.end - 1].sent.end
+    else:
+        start, end = 0, len(doc)
+    if cue is not None and start <= cue.start and cue.end <= end:
+        if cue.start - start <= 2 and end - cue.end > 3:  # "According to a study, ..."
+            start = cue.end
+        elif end - cue.end <= 2 and cue.start - start > 3:  # "..., says Dr. X."
+            end = cue.start
+    return start, end
+
+
+def _model_claims(doc: Doc, threshold: float, persons: list[str]) -> list:
+    """Claims from the tagger's claim and cue spans: each tagged span grows to its sentences,
+    takes the nearest cue in or beside them, and its attributes from that cue."""
+    cues = list(doc.spans.get("sh_cue", []))
+    spans = doc.spans.get("sh_claim", [])
+    scores = spans.attrs.get("scores", []) if len(spans) else []
+    claims, taken = [], set()
+    for span, score in sorted(zip(spans, scores), key=lambda p: -p[1]):
+        if score < threshold:
+            continue
+        sent_start, sent_end = _claim_region(doc, span, None)
+        near = [c for c in cues if c.end > sent_start - 3 and c.start < sent_end + 3]
+        cue = min(
+            near,
+            key=lambda c: min(abs(c.start - span.end), abs(span.start - c.end)),
+            default=None,
+        )
+        start, end = _claim_region(doc, span, cue)
+        if any(i in taken for i in range(start, end)) or end <= start:
+            continue
+        taken.update(range(start, end))
+        claim = claim_from_spans(
+            doc.text,
+            (doc[start].idx, doc[end - 1].idx + len(doc[end - 1].text)),
+            (cue.start_char, cue.end_char) if cue is not None else None,
+            persons,
+        )
+        if claim is not None:
+            claim.confidence = round(float(score), 3)
+            claims.append(claim)
+    return sorted(claims, key=lambda c: c.start)
+
+
+@Language.factory("selfhelp_claims_v1", default_config={"method": "rules", "threshold": 0.5})
+def make_claims(nlp: Language, name: str, method: str, threshold: float) -> Callable[[Doc], Doc]:
+    def detect(doc: Doc) -> Doc:
+        persons = [ent.text for ent in doc.ents if ent.label_ == "PERSON"]
+        if method == "model":
+            doc._.claims = _model_claims(doc, threshold, persons)
+            return doc
+        sentences = (
+            [(s.start_char, s.end_char) for s in doc.sents]
+            if doc.has_annotation("SENT_START")
+            else [(0, len(doc.text))]
+        )
+        doc._.claims = find_claims(doc.text, sentences, persons)
+        return doc
+
+    return detect
+
+
+# ------------------------------------------------------------------ the pipeline
+
+
+_PIPELINES: dict[tuple[str, str], Language] = {}
+
+
+def rules_config(cfg: ExtractConfig) -> ExtractConfig:
+    """The same extraction settings with the rules alone (the baseline, and training features)."""
+    return cfg.model_copy(update={"method": "rules"})
+
+
+def extraction_pipeline(model: str, cfg: ExtractConfig) -> Language:
+    """en_core_web_sm without the parser (sentences from senter) plus our components.
+
+    The dependency parser is the slowest component and nothing here needs it; the tok2vec
+    (whose vectors the tagger reads), tagger, lemmatizer and NER stay. Built once per
+    (model, config). `extract.method` chooses "model" (the trained tagger decides, the rules
+    are its features) or "rules" (lexicon and structure only, the baseline).
+    """
+    key = (model, cfg.model_dump_json())
+    if key in _PIPELINES:
+        return _PIPELINES[key]
+    from pipeline.nlp import load_model
+
+    nlp = load_model(model, exclude=("parser",))
+    if "senter" in nlp.component_names and "senter" not in nlp.pipe_names:
+        nlp.enable_pipe("senter")
+    nlp.add_pipe("selfhelp_lexicon_v1", name="selfhelp_lexicon")
+    nlp.add_pipe(
+        "selfhelp_structure_v1",
+        name="selfhelp_structure",
+        config={"max_title_words": cfg.max_title_words},
+    )
+    if cfg.method == "model":
+        from pipeline.extract import model as _model  # noqa: F401  (registers the factory)
+
+        nlp.add_pipe(
+            "selfhelp_tagger_v1",
+            name="selfhelp_tagger",
+            config={"folder": cfg.model_dir, "outside_weight": cfg.outside_weight},
+        )
+    nlp.add_pipe(
+        "selfhelp_mentions_v1",
+        name="selfhelp_mentions",
+        config={
+            "method": cfg.method,
+            "model_threshold": cfg.model_threshold,
+            "conflicts": cfg.context_conflicts,
+        },
+    )
+    nlp.add_pipe(
+        "selfhelp_claims_v1",
+        name="selfhelp_claims",
+        config={"method": cfg.method, "threshold": cfg.claim_threshold},
+    )
+    _PIPELINES[key] = nlp
+    return nlp
+
+
+def _topic_concepts(nlp: Language, documents: pd.DataFrame) -> dict[str, list[str]]:
+    """Lexicon concepts named in each document's title: the condition it is about."""
+    ruler = nlp.get_pipe("selfhelp_lexicon")
+    topics = {}
+    for doc_id, title in zip(documents["doc_id"], documents["title"]):
+        title_doc = ruler(nlp.make_doc(title or ""))  # keep the Doc alive while reading spans
+        topics[doc_id] = sorted({span.id_ for span in title_doc.spans["sh_lexicon"]})
+    return topics
+
+
+def block_docs(nlp: Language, documents: pd.DataFrame, segments: pd.DataFrame) -> Iterator[Doc]:
+    """One Doc per paragraph, with its context on `doc._.block`."""
+    topics = _topic_concepts(nlp, documents)
+    lengths = dict(zip(documents["doc_id"], documents["text"].str.len()))
+    title_words = {
+        doc_id: sorted({w.lower() for w in re.findall(r"[A-Za-z]{3,}", title or "")})
+        for doc_id, title in zip(documents["doc_id"], documents["title"])
+    }
+    items = segments[segments["kind"] == "item"].set_index("segment_id")
+    paragraphs = segments[segments["kind"] == "paragraph"]
+    usable = set(documents["doc_id"])
+    for par in paragraphs.itertuples(index=False):
+        if par.doc_id not in usable:
+            continue
+        in_item = par.parent_id in items.index
+        item_head = in_item and items.at[par.parent_id, "start"] == par.start
+        doc = nlp.make_doc(par.text)
+        doc._.block = {
+            "doc_id": par.doc_id,
+            "segment_id": par.segment_id,
+            "offset": par.start,
+            "doc_position": par.start / max(lengths.get(par.doc_id, 1), 1),
+            "role": par.section_role,
+            "heading": par.section_heading,
+            "in_item": bool(in_item),
+            "item_title": par.item_title,
+            "item_head": bool(item_head),
+            "topic_concepts": topics.get(par.doc_id, []),
+            "title_words": title_words.get(par.doc_id, []),
+        }
+        yield doc
+
+
+def _safe_pipe(
+    nlp: Language, docs: Iterator[Doc], config: Config, failures: list[tuple[str, str]]
+) -> Iterator[Doc]:
+    """`nlp.pipe` in chunks; a chunk that raises is redone doc by doc, and the docs that still
+    fail are reported in `failures` as (doc_id, reason) instead of stopping the run."""
+    chunk_size = config.spacy.batch_size * max(8, 32 * (config.spacy.n_process - 1))
+    while True:
+        chunk = list(islice(docs, chunk_size))
+        if not chunk:
+            return
+        try:
+            yield from list(
+                nlp.pipe(
+                    chunk, batch_size=config.spacy.batch_size, n_process=config.spacy.n_process
+                )
+            )
+        except Exception:  # find the bad doc(s); anything a component raises counts
+            for doc in chunk:
+                fresh = nlp.make_doc(doc.text)
+                fresh._.block = doc._.block
+                try:
+                    yield nlp(fresh)
+                except Exception as exc:
+                    failures.append(
+                        ((doc._.block or {}).get("doc_id", ""), f"{type(exc).__name__}: {exc}")
+                    )
+
+
+def extract_documents(
+    documents: pd.DataFrame,
+    segments: pd.DataFrame,
+    config: Config,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame, list[tuple[str, str]]]:
+    """Run extraction over the paragraphs of usable documents.
+
+    Args:
+        documents: usable documents (doc_id, text).
+        segments: the `segments` table.
+        config: the pipeline config (`extract` and `spacy` sections).
+        progress: called with the number of paragraphs done.
+
+    Returns:
+        Raw mentions (RAW_MENTION_COLUMNS) and raw claims (RAW_CLAIM_COLUMNS) with offsets
+        into documents.text, the `lemmas` table of the documents' paragraphs, sentences and
+        items, and failures as (doc_id, reason).
+    """
+    cfg = config.extract
+    nlp = extraction_pipeline(config.spacy.model, cfg)
+    mention_rows, claim_rows, lemma_rows, failures = [], [], [], []
+    lemma_spans = {
+        doc_id: list(zip(g["segment_id"], g["start"], g["end"]))
+        for doc_id, g in segments[segments["kind"].isin(LEMMA_KINDS)].groupby("doc_id", sort=False)
+    }
+    parsed: list[tuple[int, Doc]] = []  # the current document's paragraphs
+
+    def flush(doc_id: str) -> None:
+        lemma_rows.extend(
+            (span_id, doc_id, text) for span_id, text in lemmas_by_span(parsed, lemma_spans[doc_id])
+        )
+        parsed.clear()
+
+    current = None
+    docs = _safe_pipe(nlp, block_docs(nlp, documents, segments), config, failures)
+    for doc in docs:
+        block = doc._.block
+        offset = block["offset"]
+        if block["doc_id"] != current:
+            if current is not None:
+                flush(current)
+            current = block["doc_id"]
+        parsed.append((offset, doc))
+        for span in doc.spans["sh_mentions"]:
+            mention_rows.append(
+                {
+                    "doc_id": block["doc_id"],
+                    "segment_id": block["segment_id"],
+                    "category": span.label_,
+                    "text": span.text,
+                    "start": offset + span.start_char,
+                    "end": offset + span.end_char,
+                    "method": span._.method,
+                    "confidence": span._.confidence,
+                    "lexicon_concept": span._.concept,
+                    "lemma": " ".join(t.lemma_.lower() for t in span if not t.is_punct),
+                }
+            )
+        for claim in doc._.claims or []:
+            row = asdict(claim)
+            for key in ("start", "end", "cue_start", "cue_end"):
+                row[key] += offset
+            claim_rows.append({"doc_id": block["doc_id"], "segment_id": block["segment_id"], **row})
+        if progress is not None:
+            progress(1)
+    if current is not None:
+        flush(current)
+    return (
+        pd.DataFrame(mention_rows, columns=RAW_MENTION_COLUMNS),
+        pd.DataFrame(claim_rows, columns=RAW_CLAIM_COLUMNS),
+        pd.DataFrame(lemma_rows, columns=["segment_id", "doc_id", "lemmas"]),
+        failures,
+    )
+
+
+def finish_extraction(
+    raw_mentions: pd.DataFrame, raw_claims: pd.DataFrame, config: Config
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Give raw mentions their concepts and IDs, link claims to concepts, build `concepts`."""
+    if raw_mentions.empty:
+        mentions = empty_frame("mentions")
+    else:
+        mentions = assign_concepts(raw_mentions, config)
+        mentions["mention_id"] = [
+            f"{d}:men:{s}-{e}:{c}"
+            for d, s, e, c in zip(
+                mentions["doc_id"], mentions["start"], mentions["end"], mentions["category"]
+            )
+        ]
+        mentions = mentions.sort_values(["doc_id", "start", "end"], ignore_index=True)
+        mentions = mentions.drop(columns=["lemma", "lexicon_concept"])
+        claim_spans = (
+            {d: list(zip(g["start"], g["end"])) for d, g in raw_claims.groupby("doc_id")}
+            if len(raw_claims)
+            else {}
+        )
+        mentions["in_claim"] = [
+            any(cs <= s and e <= ce for cs, ce in claim_spans.get(d, []))
+            for d, s, e in zip(mentions["doc_id"], mentions["start"], mentions["end"])
+        ]
+    if raw_claims.empty:
+        claims = empty_frame("claims")
+    else:
+        claims = raw_claims.copy()
+        claims["claim_id"] = [
+            f"{d}:clm:{s}-{e}" for d, s, e in zip(claims["doc_id"], claims["start"], claims["end"])
+        ]
+        by_doc = {d: g for d, g in mentions.groupby("doc_id")}
+        claims["concept_ids"] = [
+            sorted(set(g[(g["start"] >= s) & (g["end"] <= e)]["concept_id"]))
+            if (g := by_doc.get(d)) is not None
+            else []
+            for d, s, e in zip(claims["doc_id"], claims["start"], claims["end"])
+        ]
+        claims["year"] = claims["year"].astype("Int64")
+        claims = claims.sort_values(["doc_id", "start"], ignore_index=True)
+        claims = claims[[c.name for c in TABLES["claims"].columns]]
+    concepts = concept_table(mentions) if len(mentions) else empty_frame("concepts")
+    return mentions, claims, concepts
