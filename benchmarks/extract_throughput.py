@@ -2,7 +2,7 @@
 
 Loads and segments FakeHealth stories, then times over the same paragraphs:
   (a) bare `nlp.pipe` of the configured spaCy pipeline (en_core_web_sm, all components);
-  (b) our extraction components (`extract_documents`: lexicon, structure, spancat, merge, claims);
+  (b) our extraction components (`extract_documents`: lexicon, structure, tagger, merge, claims);
   (c) (b) plus concept normalisation (MiniLM embeddings of new wordings; a corpus-level step).
 Prints words/s for each and (b)/(a), (c)/(a). Target: (b)/(a) >= 0.70.
 
@@ -33,10 +33,10 @@ def main() -> int:
         return 2
 
     from pipeline.config import load_config
-    from pipeline.extract.stage import extract_documents, extraction_pipeline
+    from pipeline.extract.stage import extract_documents, extraction_pipeline, finish_extraction
     from pipeline.io import read_table
     from pipeline.nlp import full_pipeline
-    from pipeline.runner import finish_extraction, stage_load, stage_segment
+    from pipeline.runner import stage_load, stage_segment
     from pipeline.screen import usable_documents
 
     config = load_config(overrides={"spacy": {"n_process": args.n_process}})

@@ -311,36 +311,87 @@ def report(
 @app.command()
 def evaluate(
     gold: Annotated[
-        Path, typer.Option("--gold", "-g", help="Gold annotations (gold/dev.json format).")
-    ],
+        list[Path] | None,
+        typer.Option("--gold", "-g", help="Gold annotations (gold/dev.json format); repeatable."),
+    ] = None,
     out: OutOpt = None,
     config: ConfigOpt = None,
     details: Annotated[bool, typer.Option(help="List unmatched items per article.")] = False,
+    cv: Annotated[
+        bool,
+        typer.Option(
+            "--cv",
+            help="Article-level cross-validation of the tagger on the gold files "
+            "(default: train.gold), with the rules as baseline, scored by train.scorer.",
+        ),
+    ] = False,
+    folds: Annotated[
+        str | None,
+        typer.Option(help="With --cv: comma-separated folds to test (default: all)."),
+    ] = None,
 ) -> None:
-    """Run extraction on the gold articles and print item-level P/R/F1 per category."""
+    """Score extraction against gold annotations: a run on the gold articles, or (--cv)
+    cross-validation that tests every article with a model that never saw it."""
+    cfg = _config(config)
+    paths = gold or ([Path(p) for p in cfg.train.gold] if cv else [])
+    if not paths:
+        raise _fail("give --gold FILE, or --cv to cross-validate on train.gold")
+    for path in paths:
+        if not path.is_file():
+            raise _fail(f"gold file {path} does not exist")
+    if cv:
+        _cross_validate(paths, cfg, out, folds)
+        return
     from pipeline.extract.evaluate import evaluate_gold, summarise
 
-    cfg = _config(config)
-    if not gold.is_file():
-        raise _fail(f"gold file {gold} does not exist")
-    scores, misses = evaluate_gold(gold, cfg, out)
+    scores, misses = evaluate_gold(paths[0], cfg, out)
     reference = scores["article"].iloc[0]
     for title, articles in (
         (f"reference article ({reference})", [reference]),
         ("all gold articles", None),
     ):
-        table = Table(title=title)
-        summary = summarise(scores, articles)
-        for col in summary.columns:
-            table.add_column(col, justify="left" if col == "category" else "right")
-        for row in summary.itertuples(index=False):
-            table.add_row(*[str(v) for v in row])
-        Console().print(table)
+        _print_frame(title, summarise(scores, articles))
     if details:
         for article, rows in misses.items():
             typer.echo(f"\n{article}")
             for category, kind, label in rows:
                 typer.echo(f"  {kind} {category:<13} {label}")
+
+
+def _print_frame(title: str, frame) -> None:
+    table = Table(title=title)
+    for col in frame.columns:
+        table.add_column(str(col), justify="left" if col == "category" else "right")
+    for row in frame.itertuples(index=False):
+        table.add_row(*[str(v) for v in row])
+    Console().print(table)
+
+
+def _cross_validate(paths: list[Path], cfg, out: Path | None, folds: str | None) -> None:
+    import time
+
+    from pipeline.extract.evaluate import cross_validate
+
+    scorer = Path(cfg.train.scorer)
+    if not scorer.is_file():
+        raise _fail(f"scorer {scorer} does not exist (train.scorer)")
+    try:
+        chosen = [int(f) for f in folds.split(",")] if folds else None
+    except ValueError as exc:
+        raise _fail(f"--folds takes comma-separated numbers, not {folds!r}") from exc
+    if chosen and not all(0 <= f < cfg.train.folds for f in chosen):
+        raise _fail(f"folds are numbered 0 to {cfg.train.folds - 1}")
+    target = out or Path(cfg.paths.processed) / "cv"
+    started = time.perf_counter()
+    scores = cross_validate(paths, cfg, target, scorer, chosen, log=console.print)
+    for subset, systems in scores.items():
+        for system, frame in systems.items():
+            name = "trained tagger" if system == "model" else "rules only (baseline)"
+            _print_frame(f"{subset}: {name}", frame)
+    console.print(
+        f"cross-validation: {cfg.train.folds} folds by article (seed {cfg.train.seed}), "
+        f"{time.perf_counter() - started:.0f} s; tables and fold models in {target}"
+    )
 
 
 @app.command()

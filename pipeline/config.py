@@ -99,6 +99,7 @@ class ExtractConfig(_Section):
 
 class TrainConfig(_Section):
     gold: list[str]
+    scorer: str
     seed: int
     epochs: int = Field(ge=1)
     batch_size: int = Field(ge=1)
@@ -106,9 +107,11 @@ class TrainConfig(_Section):
     hidden: int = Field(ge=8)
     dropout: float = Field(ge=0, lt=1)
     span_weight: float = Field(gt=0)
+    ensemble: int = Field(ge=1)
     threads: int = Field(ge=1)
     folds: int = Field(ge=2)
     review_weight: int = Field(ge=1)
+    calibration_folds: int = Field(ge=0)
 
 
 class ConceptsConfig(_Section):

@@ -155,7 +155,12 @@ def build_context(
     coverage = concept_coverage(support)
     asserted = mentions[~mentions["in_claim"]]
     recurring: dict[str, list] = {}
-    firsts = asserted.drop_duplicates("concept_id").set_index("concept_id")
+    # A concept's example is its most confident mention: the sentence that states it best.
+    firsts = (
+        asserted.sort_values("confidence", ascending=False, kind="stable")
+        .drop_duplicates("concept_id")
+        .set_index("concept_id")
+    )
     for category in ("sign", "cause", "intervention"):
         rows = []
         top = coverage[coverage["category"] == category].head(25)

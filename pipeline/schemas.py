@@ -119,7 +119,12 @@ TABLES: dict[str, Table] = {
                 Column("concept_id", _STR, "concept (see `concepts`)"),
                 Column("segment_id", _STR, "paragraph segment holding the mention"),
                 Column("method", _STR, "structure, lexicon or model"),
-                Column("confidence", _FLOAT, "0-1; structure 0.9, lexicon 0.7-0.8, model = score"),
+                Column(
+                    "confidence",
+                    _FLOAT,
+                    "0-1; model: calibrated probability that such a span is right; "
+                    "rules: structure 0.9, lexicon 0.7-0.8",
+                ),
                 Column(
                     "in_claim",
                     _BOOL,
@@ -164,7 +169,8 @@ TABLES: dict[str, Table] = {
                 Column(
                     "confidence",
                     _FLOAT,
-                    "0-1; the tagger's score for model claims, review.claim_confidence for rules",
+                    "0-1; tagger claims: calibrated probability that such a claim is right; "
+                    "empty for rule-found claims",
                 ),
                 Column("notes", pa.list_(_STR), "observations, e.g. 'opening quote missing'"),
             ),

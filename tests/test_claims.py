@@ -8,8 +8,8 @@ import pytest
 
 from pipeline.extract.claims import claim_strength, find_claims
 from pipeline.extract.evaluate import MATCH_THRESHOLD
-from pipeline.text import dice
 from pipeline.extract.stage import extraction_pipeline
+from pipeline.text import dice
 from tests.conftest import REFERENCE, shared_path
 
 _QUOTES = '“”"‘’'

@@ -7,7 +7,6 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from pipeline.extract.claims import claim_strength
 from pipeline.compare import (
     category_coverage,
     compare_articles,
@@ -15,6 +14,7 @@ from pipeline.compare import (
     match_evidence,
 )
 from pipeline.config import load_config
+from pipeline.extract.claims import claim_strength
 from pipeline.io import read_table
 from pipeline.runner import stage_compare, stage_extract, stage_load, stage_segment
 from tests.conftest import REFERENCE, REPO, shared_path

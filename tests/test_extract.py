@@ -1,5 +1,7 @@
-"""The extract stage end to end: the reference article through load, segment and extract, and
-inputs that should give nothing (or only plain lexicon mentions) without failing."""
+"""The extract stage's rule baseline end to end (`extract.method: rules`, the lexicon and list
+structure the tagger takes as features): the reference article through load, segment and
+extract, and inputs that should give nothing (or only plain lexicon mentions) without failing.
+The trained tagger has its own tests in test_tagger.py."""
 
 from pathlib import Path
 
@@ -7,6 +9,7 @@ import pandas as pd
 import pytest
 
 from pipeline.clean import to_raw_offset
+from pipeline.config import load_config
 from pipeline.io import read_table
 from pipeline.runner import stage_extract, stage_load, stage_segment
 from tests.conftest import REFERENCE, REPO
@@ -39,6 +42,12 @@ INTERVENTION_TITLES = {
     "Practice Self-Reflection",
     "Practice Self-Validation",
 }
+
+
+@pytest.fixture(scope="module")
+def config():
+    """The rules baseline: these tests pin the lexicon and list-structure components."""
+    return load_config(overrides={"extract": {"method": "rules"}})
 
 
 def _run(inputs: list[Path], out: Path, config) -> dict:

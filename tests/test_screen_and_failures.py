@@ -33,14 +33,14 @@ def test_a_paragraph_that_breaks_extraction_is_rejected_and_the_rest_goes_on(
     out = tmp_path / "out"
     stage_load([source], out, config)
     stage_segment(out, config)
-    real = extract.find_claims
+    real = extract.doc_persons
 
-    def explode(text, *args, **kwargs):
-        if "BOOM" in text:
+    def explode(doc):
+        if "BOOM" in doc.text:
             raise RuntimeError("simulated failure")
-        return real(text, *args, **kwargs)
+        return real(doc)
 
-    monkeypatch.setattr(extract, "find_claims", explode)
+    monkeypatch.setattr(extract, "doc_persons", explode)
     stage = stage_extract(out, config)
     assert stage.counts["failed_paragraphs"] == 1
     rejected = read_table(out, "rejected")

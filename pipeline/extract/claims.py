@@ -350,6 +350,20 @@ def find_claims(
     return sorted(found, key=lambda c: c.start)
 
 
+def find_doc_claims(doc) -> list[Claim]:
+    """`find_claims` over a parsed paragraph (a spaCy Doc): its sentences and PERSON names."""
+    if doc.has_annotation("SENT_START"):
+        sentences = [(s.start_char, s.end_char) for s in doc.sents]
+    else:
+        sentences = [(0, len(doc.text))]
+    return find_claims(doc.text, sentences, doc_persons(doc))
+
+
+def doc_persons(doc) -> list[str]:
+    """PERSON entities of a Doc: names that make a cue's source an expert."""
+    return [ent.text for ent in doc.ents if ent.label_ == "PERSON"]
+
+
 def _is_source(source: str, person_names: list[str]) -> bool:
     """Whether a subject found by the "pre" pattern can be a cited source."""
     lex = cue_lexicon()

@@ -230,74 +230,82 @@ def cross_validate(
     config: Config,
     out_dir: Path,
     scorer: Path,
+    folds: list[int] | None = None,
     log=print,
-) -> dict[str, pd.DataFrame]:
+) -> dict[str, dict[str, pd.DataFrame]]:
     """Article-level k-fold cross-validation of the trained tagger, with the rules as baseline.
 
-    Every article is tested exactly once, by a model that never saw it. Both systems' tables
-    are written under `out_dir` (`model/`, `rules/`) and scored by the shared scorer against
-    all gold articles (`out_dir/gold.json`).
+    Every tested article is tested once, by a model that never saw it (`folds` picks some of
+    the `train.folds` folds; all by default). Each fold's model is kept in
+    `out_dir/folds/<k>/`; both systems' tables go to `out_dir/model/` and `out_dir/rules/`
+    and are scored by the shared scorer (`scorer`) against the tested gold articles, all of
+    them and per gold file.
 
     Returns:
-        The scorer's rows (category, tp, pred, gold, P, R, F1) per system.
+        {subset: {system: the scorer's rows (category, tp, pred, gold, P, R, F1)}}, with the
+        subsets "all", each gold file's name, and "reference" (the first article of the first
+        gold file named dev.json, when tested).
     """
     from pipeline.extract.gold import prepare_gold, read_gold
     from pipeline.extract.stage import extract_documents, rules_config
     from pipeline.extract.train import featurize, fit
 
-    articles = [a for path in gold_paths for a in read_gold(Path(path))]
-    out_dir.mkdir(parents=True, exist_ok=True)
-    gold_file = out_dir / "gold.json"
-    gold_file.write_text(
-        json.dumps([{k: v for k, v in a.items() if k != "text"} for a in articles]),
-        encoding="utf-8",
-    )
+    by_file = {Path(path).name: read_gold(Path(path)) for path in gold_paths}
+    articles = [a for group in by_file.values() for a in group]
+    fold_of = article_folds([a["id"] for a in articles], config.train.folds, config.train.seed)
+    folds = list(range(config.train.folds)) if folds is None else folds
+    tested = {a["id"] for a in articles if fold_of[a["id"]] in folds}
     docs, documents, segments = prepare_gold(articles, config)
-    log(f"{len(docs)} articles prepared; featurising")
+    log(f"{len(docs)} articles prepared ({len(tested)} to test); featurising")
     examples = featurize(docs, documents, segments, config)
-    fold_of_doc = {
-        d.doc_id: f
-        for d, f in zip(
-            docs,
-            map(
-                article_folds(
-                    [a["id"] for a in articles], config.train.folds, config.train.seed
-                ).get,
-                [d.id for d in docs],
-            ),
-        )
-    }
-    raw = {"model": ([], []), "rules": ([], [])}
-    for fold in range(config.train.folds):
+    fold_of_doc = {d.doc_id: fold_of[d.id] for d in docs}
+    raw: dict[str, tuple[list, list]] = {"model": ([], []), "rules": ([], [])}
+    for fold in folds:
         train = [e for e in examples if fold_of_doc[e.doc_id] != fold]
         test_ids = {d for d, f in fold_of_doc.items() if f == fold}
         tagger = fit(train, config.train)
-        log(
-            f"fold {fold + 1}/{config.train.folds}: trained on {len(train)} paragraphs "
-            f"in {tagger.meta['seconds']} s"
+        folder = out_dir / "folds" / str(fold)
+        tagger.save(folder)
+        log(f"fold {fold}: trained on {len(train)} paragraphs in {tagger.meta['seconds']} s")
+        cfg = config.model_copy(
+            update={"extract": config.extract.model_copy(update={"model_dir": str(folder)})}
         )
-        with tempfile.TemporaryDirectory() as tmp:
-            tagger.save(Path(tmp))
-            cfg = config.model_copy(
-                update={"extract": config.extract.model_copy(update={"model_dir": tmp})}
-            )
-            test_docs = documents[documents["doc_id"].isin(test_ids)]
-            test_segs = segments[segments["doc_id"].isin(test_ids)]
-            mentions, claims, _, _ = extract_documents(test_docs, test_segs, cfg)
+        test_docs = documents[documents["doc_id"].isin(test_ids)]
+        test_segs = segments[segments["doc_id"].isin(test_ids)]
+        mentions, claims, _, _ = extract_documents(test_docs, test_segs, cfg)
         raw["model"][0].append(mentions)
         raw["model"][1].append(claims)
+    tested_docs = {d.doc_id for d in docs if d.id in tested}
     base = config.model_copy(update={"extract": rules_config(config.extract)})
-    mentions, claims, _, _ = extract_documents(documents, segments, base)
+    mentions, claims, _, _ = extract_documents(
+        documents[documents["doc_id"].isin(tested_docs)],
+        segments[segments["doc_id"].isin(tested_docs)],
+        base,
+    )
     raw["rules"] = ([mentions], [claims])
-    scores = {}
     for system, (mentions, claims) in raw.items():
-        target = out_dir / system
         write_scored_run(
-            target,
-            documents,
+            out_dir / system,
+            documents[documents["doc_id"].isin(tested_docs)],
             pd.concat(mentions, ignore_index=True),
             pd.concat(claims, ignore_index=True),
             config,
         )
-        scores[system] = shared_score(gold_file, target, scorer)
+    subsets = {"all": [a for a in articles if a["id"] in tested]}
+    for name, group in by_file.items():
+        subsets[name] = [a for a in group if a["id"] in tested]
+        if name == "dev.json" and group and group[0]["id"] in tested:
+            subsets["reference"] = group[:1]
+    scores: dict[str, dict[str, pd.DataFrame]] = {}
+    for subset, group in subsets.items():
+        if not group:
+            continue
+        gold_file = out_dir / f"gold-{subset}.json"
+        gold_file.write_text(
+            json.dumps([{k: v for k, v in a.items() if k != "text"} for a in group]),
+            encoding="utf-8",
+        )
+        scores[subset] = {
+            system: shared_score(gold_file, out_dir / system, scorer) for system in raw
+        }
     return scores

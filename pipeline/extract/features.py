@@ -9,7 +9,10 @@ Each token of a paragraph Doc becomes one row of three parts:
    read from the packaged safetensors file, nothing downloaded);
 3. indicator features of the word and its place: part of speech, shape, entity type, lexicon
    and list-structure hits by category, the section's role, list item and heading, whether
-   the word names the article's own condition (a title word), and positions.
+   the word names the article's own condition (a title word), the claim and cue spans the
+   rule patterns of `claims.py` find, and positions;
+4. two context vectors shared by the paragraph's tokens: the mean word vector of its section
+   heading and of the end of the paragraph before it (a lead-in such as "causes include:").
 
 Structure is an input here, not a verdict: the model learns how far a "signs" heading or a
 list title can be trusted.
@@ -65,6 +68,8 @@ FLAG_NAMES = (
     "quote",
     "bullet",
     "title_word",
+    "rule_claim",
+    "rule_cue",
     "first_paragraph",
     "doc_position",
     "sent_position",
@@ -126,6 +131,21 @@ def _mark_spans(flags: np.ndarray, spans, prefix: str) -> None:
             flags[span.start : span.end, column] = 1.0
 
 
+def _mark_rule_claims(doc: Doc, flags: np.ndarray) -> None:
+    """Mark the claim and cue spans that the cue patterns of `claims.py` find: a strong hint
+    the tagger weighs against the context (a high-precision rule, not the verdict)."""
+    from pipeline.extract.claims import find_doc_claims
+
+    for claim in find_doc_claims(doc):
+        for (start, end), name in (
+            ((claim.start, claim.end), "rule_claim"),
+            ((claim.cue_start, claim.cue_end), "rule_cue"),
+        ):
+            span = doc.char_span(start, end, alignment_mode="expand")
+            if span is not None:
+                flags[span.start : span.end, _FLAG[name]] = 1.0
+
+
 def token_flags(doc: Doc) -> np.ndarray:
     """The indicator and position features of every token (n_tokens x N_FLAGS)."""
     n = len(doc)
@@ -150,6 +170,7 @@ def token_flags(doc: Doc) -> np.ndarray:
         flags[:, _FLAG["heading_like"]] = 1.0
     _mark_spans(flags, doc.spans.get("sh_lexicon", []), "lexicon")
     _mark_spans(flags, doc.spans.get("sh_structure", []), "structure")
+    _mark_rule_claims(doc, flags)
     title_words = set(block.get("title_words", ()))
     flags[:, _FLAG["first_paragraph"]] = float(block.get("offset", 0) == 0)
     flags[:, _FLAG["doc_position"]] = block.get("doc_position", 0.0)

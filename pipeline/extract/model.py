@@ -8,7 +8,8 @@ Trained on the gold corpus by `pipeline train` (`train.py`), committed in
 `resources/tagger/` (weights in fp16 safetensors, `meta.json` with its training record).
 
 The spaCy component `selfhelp_tagger_v1` runs it on batches of paragraph Docs and writes
-`doc.spans["sh_model"]` (mentions, `attrs["scores"]` their confidences), and
+`doc.spans["sh_model"]` (mentions; `attrs["scores"]` their raw scores, `attrs["confidence"]`
+the calibrated ones), and
 `doc.spans["sh_claim"]` and `doc.spans["sh_cue"]` for the claim detector.
 """
 
@@ -105,10 +106,11 @@ def decode(
 
 
 class Tagger:
-    """A trained TaggerNet with its metadata; predicts spans for paragraph Docs."""
+    """Trained TaggerNets (an ensemble of seeds) with their metadata; their tag probabilities
+    are averaged."""
 
-    def __init__(self, net: TaggerNet, meta: dict) -> None:
-        self.net = net.eval()
+    def __init__(self, nets: list[TaggerNet], meta: dict) -> None:
+        self.nets = [net.eval() for net in nets]
         self.meta = meta
 
     @classmethod
@@ -116,30 +118,57 @@ class Tagger:
         from safetensors.torch import load_file
 
         meta = json.loads((Path(folder) / "meta.json").read_text(encoding="utf-8"))
-        net = TaggerNet(**meta["architecture"])
         state = load_file(str(Path(folder) / "model.safetensors"))
-        net.load_state_dict({k: v.float() for k, v in state.items()})
-        return cls(net, meta)
+        nets = []
+        for k in range(meta.get("members", 1)):
+            net = TaggerNet(**meta["architecture"])
+            prefix = f"m{k}."
+            net.load_state_dict(
+                {
+                    key[len(prefix) :]: v.float()
+                    for key, v in state.items()
+                    if key.startswith(prefix)
+                }
+            )
+            nets.append(net)
+        return cls(nets, meta)
 
     def save(self, folder: Path) -> None:
-        """Weights in fp16 (half the size; predictions unchanged at the 3rd decimal)."""
+        """Weights in fp16 (half the size; the probabilities move in the 3rd decimal at most)."""
         from safetensors.torch import save_file
 
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        state = {k: v.detach().half().contiguous() for k, v in self.net.state_dict().items()}
+        state = {
+            f"m{k}.{key}": v.detach().half().contiguous()
+            for k, net in enumerate(self.nets)
+            for key, v in net.state_dict().items()
+        }
         save_file(state, str(folder / "model.safetensors"))
-        (folder / "meta.json").write_text(json.dumps(self.meta, indent=2) + "\n", encoding="utf-8")
+        meta = {**self.meta, "members": len(self.nets)}
+        (folder / "meta.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
 
     @torch.no_grad()
     def predict_features(self, feats: list[np.ndarray]) -> list[dict[str, np.ndarray]]:
-        """Tag probabilities per head for each feature matrix."""
+        """Tag probabilities per head for each feature matrix (the members' mean)."""
         if not feats:
             return []
         x, lengths = pad_batch(feats)
-        logits = self.net(x, lengths)
-        probs = {h: torch.softmax(v, dim=-1).numpy() for h, v in logits.items()}
+        probs: dict[str, np.ndarray] = {}
+        for net in self.nets:
+            for head, logits in net(x, lengths).items():
+                p = torch.softmax(logits, dim=-1).numpy()
+                probs[head] = probs[head] + p if head in probs else p
+        probs = {h: p / len(self.nets) for h, p in probs.items()}
         return [{h: p[i, : len(f)] for h, p in probs.items()} for i, f in enumerate(feats)]
+
+    def calibrated(self, head: str, scores: list[float]) -> list[float]:
+        """Scores mapped to the probability that such a span is right, by the isotonic fit that
+        `pipeline train` stores (out-of-fold spans against gold); unchanged without one."""
+        table = self.meta.get("calibration", {}).get(head)
+        if not table or not scores:
+            return list(scores)
+        return [round(float(v), 3) for v in np.interp(scores, table["x"], table["y"])]
 
     def predict_spans(
         self, feats: list[np.ndarray], outside_weight: float = 1.0
@@ -185,8 +214,11 @@ class TaggerComponent:
         for doc, result in zip(docs, results):
             for head, key in (("mention", "sh_model"), ("claim", "sh_claim"), ("cue", "sh_cue")):
                 spans = [Span(doc, s, e, label=lab) for s, e, lab, _ in result[head]]
+                scores = [c for _, _, _, c in result[head]]
                 doc.spans[key] = spans
-                doc.spans[key].attrs["scores"] = [c for _, _, _, c in result[head]]
+                # Raw scores decide (thresholds); calibrated ones are what a reviewer sees.
+                doc.spans[key].attrs["scores"] = scores
+                doc.spans[key].attrs["confidence"] = self.tagger.calibrated(head, scores)
         return docs
 
 

@@ -121,6 +121,41 @@ def make_structure(nlp: Language, name: str, max_title_words: int) -> StructureT
 # ------------------------------------------------------------------ merge
 
 
+# Words that cannot open or close an item: "and perfectionism", "vision of", "sexual and".
+_EDGE_POS = {"ADP", "CCONJ", "SCONJ", "PUNCT", "PART", "DET", "SYM"}
+
+
+def _trimmed(span: Span) -> Span | None:
+    """The span without connecting words and punctuation at its edges (a closing bracket or
+    quote stays when its opening one is inside)."""
+    start, end = span.start, span.end
+    doc = span.doc
+    while start < end and doc[start].pos_ in _EDGE_POS and doc[start].text not in "(“\"'":
+        start += 1
+    while end > start and doc[end - 1].pos_ in _EDGE_POS:
+        closing = doc[end - 1].text
+        if closing in ")”\"'" and any(t.text in "(“\"'" for t in doc[start : end - 1]):
+            break
+        end -= 1
+    if end <= start:
+        return None
+    return Span(doc, start, end, label=span.label_)
+
+
+def _covering_concept(span: Span, lexicon: list[Span]) -> str:
+    """The lexicon concept that states the whole span, if any: a span naming more than the
+    lexicon phrase ("numbness in the fingers" around "numbness") is a different thing, and its
+    concept comes from its own words."""
+    inner = [lx for lx in lexicon if lx.start >= span.start and lx.end <= span.end]
+    if len(inner) != 1:
+        return ""
+    phrase = inner[0]
+    outside = [
+        t for t in span if not (phrase.start <= t.i < phrase.end) and t.is_alpha and not t.is_stop
+    ]
+    return phrase.id_ if not outside else ""
+
+
 class MentionMerger:
     """Combines structure, lexicon and model spans into `doc.spans["sh_mentions"]`.
 
@@ -185,15 +220,16 @@ class MentionMerger:
         takes that concept, so its wording joins the lexicon's label."""
         spans = doc.spans.get("sh_model", [])
         scores = spans.attrs.get("scores", []) if len(spans) else []
+        confidences = spans.attrs.get("confidence", scores) if len(spans) else []
         lexicon = list(doc.spans.get("sh_lexicon", []))
         mentions = []
-        for span, score in zip(spans, scores):
-            if score < self.model_threshold or not _has_content(span):
+        for span, score, confidence in zip(spans, scores, confidences):
+            span = _trimmed(span)
+            if score < self.model_threshold or span is None or not _has_content(span):
                 continue
             mention = Span(doc, span.start, span.end, label=span.label_)
-            inner = [lx for lx in lexicon if lx.start >= span.start and lx.end <= span.end]
-            mention._.method, mention._.confidence = "model", round(float(score), 3)
-            mention._.concept = inner[0].id_ if len(inner) == 1 else ""
+            mention._.method, mention._.confidence = "model", round(float(confidence), 3)
+            mention._.concept = _covering_concept(mention, lexicon)
             mentions.append(mention)
         doc.spans["sh_mentions"] = mentions
         return doc

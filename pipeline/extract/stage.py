@@ -1,18 +1,21 @@
-"""Extraction stage: signs, causes and interventions (mentions) and cited claims.
+"""The extract stage: signs, causes and interventions (mentions) and cited claims.
 
-spaCy components, registered as versioned factories, each keep their results on the Doc:
+One spaCy pipeline runs over every paragraph of the usable documents: en_core_web_sm without
+the parser, then the project's components, registered as versioned factories, each keeping
+its results on the Doc:
 
-- `selfhelp_lexicon_v1`: a SpanRuler over `resources/lexicon.yaml` -> `doc.spans["sh_lexicon"]`;
-- `selfhelp_structure_v1`: the title of a list item under a signs/causes/interventions heading
-  -> `doc.spans["sh_structure"]`;
-- `selfhelp_spancat` (optional): the trained span categorizer (`pipeline train`), sourced from
-  `resources/spancat/` -> `doc.spans["sh_model"]`;
-- `selfhelp_mentions_v1`: merges the three into `doc.spans["sh_mentions"]`, resolving each
-  span's category from its context and setting `span._.method`, `._.confidence`, `._.concept`;
-- `selfhelp_claims_v1`: cited claims -> `doc._.claims`.
+- `selfhelp_lexicon_v1`, `selfhelp_structure_v1` (`rules.py`): lexicon phrases and list-item
+  titles -> `doc.spans["sh_lexicon"]`, `doc.spans["sh_structure"]`;
+- `selfhelp_tagger_v1` (`model.py`, with `extract.method: model`): the trained tagger ->
+  `doc.spans["sh_model"]`, `["sh_claim"]`, `["sh_cue"]`;
+- `selfhelp_mentions_v1` (`rules.py`): the mentions -> `doc.spans["sh_mentions"]`, with
+  `span._.method`, `._.confidence`, `._.concept`: the tagger's spans, or with `method: rules`
+  the structure and lexicon spans resolved by their section;
+- `selfhelp_claims_v1`: cited claims -> `doc._.claims`, from the tagger's claim and cue spans
+  grown to whole sentences, or with `method: rules` from the cue patterns of `claims.py`.
 
-The unit of processing is a paragraph of a cleaned document; its context (section role, item)
-travels on `doc._.block`, set before the pipeline runs.
+The unit of processing is a paragraph of a cleaned document; its context (section role and
+heading, list item, the paragraph before) travels on `doc._.block`, set before the pipeline runs.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from spacy.tokens import Doc, Span
 
 from pipeline.config import Config, ExtractConfig
 from pipeline.extract import rules  # noqa: F401  (registers the rule factories)
-from pipeline.extract.claims import claim_from_spans, find_claims
+from pipeline.extract.claims import claim_from_spans, doc_persons, find_doc_claims
 from pipeline.extract.concepts import assign_concepts, concept_table
 from pipeline.io import empty_frame
 from pipeline.nlp import lemmas_by_span
@@ -91,8 +94,9 @@ def _model_claims(doc: Doc, threshold: float, persons: list[str]) -> list:
     cues = list(doc.spans.get("sh_cue", []))
     spans = doc.spans.get("sh_claim", [])
     scores = spans.attrs.get("scores", []) if len(spans) else []
+    confidences = spans.attrs.get("confidence", scores) if len(spans) else []
     claims, taken = [], set()
-    for span, score in sorted(zip(spans, scores), key=lambda p: -p[1]):
+    for span, score, confidence in sorted(zip(spans, scores, confidences), key=lambda p: -p[1]):
         if score < threshold:
             continue
         sent_start, sent_end = _claim_region(doc, span, None)
@@ -113,7 +117,7 @@ def _model_claims(doc: Doc, threshold: float, persons: list[str]) -> list:
             persons,
         )
         if claim is not None:
-            claim.confidence = round(float(score), 3)
+            claim.confidence = round(float(confidence), 3)
             claims.append(claim)
     return sorted(claims, key=lambda c: c.start)
 
@@ -121,16 +125,10 @@ def _model_claims(doc: Doc, threshold: float, persons: list[str]) -> list:
 @Language.factory("selfhelp_claims_v1", default_config={"method": "rules", "threshold": 0.5})
 def make_claims(nlp: Language, name: str, method: str, threshold: float) -> Callable[[Doc], Doc]:
     def detect(doc: Doc) -> Doc:
-        persons = [ent.text for ent in doc.ents if ent.label_ == "PERSON"]
         if method == "model":
-            doc._.claims = _model_claims(doc, threshold, persons)
-            return doc
-        sentences = (
-            [(s.start_char, s.end_char) for s in doc.sents]
-            if doc.has_annotation("SENT_START")
-            else [(0, len(doc.text))]
-        )
-        doc._.claims = find_claims(doc.text, sentences, persons)
+            doc._.claims = _model_claims(doc, threshold, doc_persons(doc))
+        else:
+            doc._.claims = find_doc_claims(doc)
         return doc
 
     return detect
@@ -216,6 +214,7 @@ def block_docs(nlp: Language, documents: pd.DataFrame, segments: pd.DataFrame) -
     items = segments[segments["kind"] == "item"].set_index("segment_id")
     paragraphs = segments[segments["kind"] == "paragraph"]
     usable = set(documents["doc_id"])
+    previous: dict[str, str] = {}  # the paragraph before, per document
     for par in paragraphs.itertuples(index=False):
         if par.doc_id not in usable:
             continue
@@ -234,7 +233,9 @@ def block_docs(nlp: Language, documents: pd.DataFrame, segments: pd.DataFrame) -
             "item_head": bool(item_head),
             "topic_concepts": topics.get(par.doc_id, []),
             "title_words": title_words.get(par.doc_id, []),
+            "previous": previous.get(par.doc_id, "")[-200:],
         }
+        previous[par.doc_id] = par.text
         yield doc
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -69,30 +69,41 @@ def paragraph_tags(doc, spans: Iterable[tuple[int, int, str]]) -> dict[str, np.n
     return tags
 
 
-def featurize(
-    docs: list[GoldDocument], documents: pd.DataFrame, segments: pd.DataFrame, config: Config
-) -> list[Example]:
-    """Features and gold tags of every paragraph of the gold documents."""
+def _paragraphs(
+    documents: pd.DataFrame, segments: pd.DataFrame, config: Config, spans: dict[str, list]
+) -> Iterator[tuple]:
+    """Each paragraph Doc through the rule components (the tagger's features), with the spans
+    of `spans` (by doc_id; tuples starting with document offsets) that lie inside it, made
+    relative to the paragraph."""
     from pipeline.extract.stage import block_docs, extraction_pipeline, rules_config
 
     nlp = extraction_pipeline(config.spacy.model, rules_config(config.extract))
-    gold_spans = {d.doc_id: d.spans for d in docs}
-    examples = []
     disable = ["selfhelp_mentions", "selfhelp_claims"]
     for doc in nlp.pipe(block_docs(nlp, documents, segments), disable=disable):
         block = doc._.block
         offset, end = block["offset"], block["offset"] + len(doc.text)
-        spans = [
-            (s - offset, e - offset, label)
-            for s, e, label in gold_spans.get(block["doc_id"], [])
+        inside = [
+            (s - offset, e - offset, *rest)
+            for s, e, *rest in spans.get(block["doc_id"], [])
             if s >= offset and e <= end
         ]
-        examples.append(
-            Example(
-                block["doc_id"], block["segment_id"], doc_features(doc), paragraph_tags(doc, spans)
-            )
+        yield doc, inside
+
+
+def featurize(
+    docs: list[GoldDocument], documents: pd.DataFrame, segments: pd.DataFrame, config: Config
+) -> list[Example]:
+    """Features and gold tags of every paragraph of the gold documents."""
+    gold_spans = {d.doc_id: d.spans for d in docs}
+    return [
+        Example(
+            doc._.block["doc_id"],
+            doc._.block["segment_id"],
+            doc_features(doc),
+            paragraph_tags(doc, spans),
         )
-    return examples
+        for doc, spans in _paragraphs(documents, segments, config, gold_spans)
+    ]
 
 
 def seed_everything(seed: int) -> None:
@@ -112,14 +123,29 @@ def _length_batches(examples: list[Example], size: int, rng: random.Random) -> l
 
 
 def fit(examples: list[Example], cfg: TrainConfig, log=None) -> Tagger:
-    """Train a tagger on `examples` with the settings and seed of `cfg`.
+    """Train `cfg.ensemble` networks on `examples`, seeds `cfg.seed`, `cfg.seed + 1`, ..."""
+    started = time.perf_counter()
+    nets = [
+        _fit_one(examples, cfg.model_copy(update={"seed": cfg.seed + k}), log)
+        for k in range(cfg.ensemble)
+    ]
+    meta = {
+        "architecture": {"hidden": cfg.hidden, "dropout": cfg.dropout},
+        "train": cfg.model_dump(),
+        "examples": len(examples),
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+    return Tagger(nets, meta)
+
+
+def _fit_one(examples: list[Example], cfg: TrainConfig, log=None) -> TaggerNet:
+    """Train one network with the settings and seed of `cfg`.
 
     The loss is the sum of the heads' cross-entropies; tokens tagged IGNORE do not count.
     """
     seed_everything(cfg.seed)
     torch.set_num_threads(cfg.threads)
-    architecture = {"hidden": cfg.hidden, "dropout": cfg.dropout}
-    net = TaggerNet(**architecture)
+    net = TaggerNet(hidden=cfg.hidden, dropout=cfg.dropout)
     optimiser = torch.optim.AdamW(net.parameters(), lr=cfg.learning_rate, weight_decay=1e-4)
     # Items are rare: tags inside a span weigh `span_weight` times the outside tag.
     losses = {
@@ -129,7 +155,6 @@ def fit(examples: list[Example], cfg: TrainConfig, log=None) -> Tagger:
         for h in HEADS
     }
     rng = random.Random(cfg.seed)
-    started = time.perf_counter()
     for epoch in range(cfg.epochs):
         net.train()
         total = 0.0
@@ -150,14 +175,72 @@ def fit(examples: list[Example], cfg: TrainConfig, log=None) -> Tagger:
             optimiser.step()
             total += float(loss.detach())
         if log is not None:
-            log(f"epoch {epoch + 1}/{cfg.epochs} loss {total:.2f}")
-    meta = {
-        "architecture": architecture,
-        "train": cfg.model_dump(),
-        "examples": len(examples),
-        "seconds": round(time.perf_counter() - started, 1),
-    }
-    return Tagger(net.eval(), meta)
+            log(f"seed {cfg.seed} epoch {epoch + 1}/{cfg.epochs} loss {total:.2f}")
+    return net.eval()
+
+
+# ------------------------------------------------------------------ calibration
+
+
+def _span_hits(example: Example, head: str, spans) -> list[tuple[float, bool]]:
+    """(score, right) per predicted span: right when at least half its tokens lie in gold
+    spans of its label."""
+    gold = example.tags[head]
+    out = []
+    for start, end, label, score in spans:
+        k = HEADS[head].index(label)
+        inside = np.isin(gold[start:end], (1 + 2 * k, 2 + 2 * k)).mean()
+        out.append((score, bool(inside >= 0.5)))
+    return out
+
+
+def calibration(
+    examples: list[Example], doc_fold: dict[str, int], cfg: TrainConfig, outside_weight: float
+) -> tuple[dict, dict]:
+    """Isotonic maps from a span's raw score to the share of such spans that are right, fitted
+    on out-of-fold predictions (each paragraph scored by a model that did not train on its
+    article), and the reliability of those maps (expected calibration error before and after).
+    """
+    from sklearn.isotonic import IsotonicRegression
+
+    pairs: dict[str, list[tuple[float, bool]]] = {"mention": [], "claim": []}
+    for fold in sorted(set(doc_fold.values())):
+        held = [e for e in examples if doc_fold.get(e.doc_id) == fold]
+        tagger = fit([e for e in examples if doc_fold.get(e.doc_id) != fold], cfg)
+        for example, spans in zip(
+            held, tagger.predict_spans([e.features for e in held], outside_weight)
+        ):
+            for head in pairs:
+                pairs[head] += _span_hits(example, head, spans[head])
+    tables, report = {}, {}
+    for head, scored in pairs.items():
+        if len(scored) < 20:
+            continue
+        x = np.array([s for s, _ in scored])
+        y = np.array([float(r) for _, r in scored])
+        iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(x, y)
+        tables[head] = {
+            "x": [round(float(v), 4) for v in iso.X_thresholds_],
+            "y": [round(float(v), 4) for v in iso.y_thresholds_],
+        }
+        report[head] = {
+            "spans": len(scored),
+            "right": round(float(y.mean()), 3),
+            "ece_raw": _ece(x, y),
+            "ece_calibrated": _ece(iso.predict(x), y),
+        }
+    return tables, report
+
+
+def _ece(scores: np.ndarray, right: np.ndarray, bins: int = 10) -> float:
+    """Expected calibration error over equal-width score bins."""
+    which = np.minimum((scores * bins).astype(int), bins - 1)
+    error = sum(
+        abs(scores[which == b].mean() - right[which == b].mean()) * (which == b).sum()
+        for b in range(bins)
+        if (which == b).any()
+    )
+    return round(float(error / len(scores)), 3)
 
 
 # ------------------------------------------------------------------ reviewers' verdicts
@@ -174,26 +257,27 @@ def _latest_verdicts(db_path: Path) -> list[dict]:
     return list(latest.values())
 
 
-def verdict_spans(db_path: Path) -> dict[str, list[tuple[int, int, str | None]]]:
-    """Reviewers' verdicts as labelled document spans: (start, end, label) with label None for
-    "nothing here" (a rejected item, or the old span of a corrected one)."""
-    spans: dict[str, list[tuple[int, int, str | None]]] = {}
+def _verdict_label(head: str, value: dict) -> str:
+    return value.get("category", "") if head == "mention" else "claim"
+
+
+def verdict_spans(db_path: Path) -> dict[str, list[tuple[int, int, str, str | None]]]:
+    """Reviewers' verdicts as labelled document spans: (start, end, head, label), label None
+    for "nothing here" (a rejected item, or the old extent of a corrected one)."""
+    spans: dict[str, list[tuple[int, int, str, str | None]]] = {}
     for entry in _latest_verdicts(db_path):
         old, new = entry["old_value"], entry["new_value"]
+        head = entry["item_type"]  # mention or claim, as the tagger's heads
         doc_spans = spans.setdefault(entry["doc_id"], [])
-        label_of = (
-            (lambda v: v.get("category"))
-            if entry["item_type"] == "mention"
-            else (lambda v: "claim")
-        )
+
         if entry["verdict"] == "accept":
-            doc_spans.append((old["start"], old["end"], label_of(old)))
+            doc_spans.append((old["start"], old["end"], head, _verdict_label(head, old)))
         elif entry["verdict"] == "reject":
-            doc_spans.append((old["start"], old["end"], None))
+            doc_spans.append((old["start"], old["end"], head, None))
         else:
             if (old["start"], old["end"]) != (new["start"], new["end"]):
-                doc_spans.append((old["start"], old["end"], None))
-            doc_spans.append((new["start"], new["end"], label_of(new)))
+                doc_spans.append((old["start"], old["end"], head, None))
+            doc_spans.append((new["start"], new["end"], head, _verdict_label(head, new)))
     return spans
 
 
@@ -201,10 +285,9 @@ def verdict_examples(db_path: Path, tables_dir: Path, config: Config) -> list[Ex
     """Training examples from the verdicts on a run's items.
 
     Only what reviewers judged is known: every other token of the paragraph is IGNORE; a
-    rejected span is "outside" for the head it was found by; an accepted or corrected span is
-    a span of its (new) label.
+    rejected span is "outside" for the head that found it; an accepted or corrected span is a
+    span of its (new) label.
     """
-    from pipeline.extract.stage import block_docs, extraction_pipeline, rules_config
     from pipeline.io import read_table
 
     by_doc = verdict_spans(db_path)
@@ -214,32 +297,21 @@ def verdict_examples(db_path: Path, tables_dir: Path, config: Config) -> list[Ex
     documents = documents[documents["doc_id"].isin(by_doc)]
     segments = read_table(tables_dir, "segments")
     segments = segments[segments["doc_id"].isin(by_doc)]
-    nlp = extraction_pipeline(config.spacy.model, rules_config(config.extract))
     examples = []
-    disable = ["selfhelp_mentions", "selfhelp_claims"]
-    for doc in nlp.pipe(block_docs(nlp, documents, segments), disable=disable):
-        block = doc._.block
-        offset, end = block["offset"], block["offset"] + len(doc.text)
-        judged = [
-            (s - offset, e - offset, lab)
-            for s, e, lab in by_doc[block["doc_id"]]
-            if s >= offset and e <= end
-        ]
+    for doc, judged in _paragraphs(documents, segments, config, by_doc):
         if not judged:
             continue
         tags = {head: np.full(len(doc), IGNORE, dtype=np.int64) for head in HEADS}
-        for start, stop, label in judged:
+        for start, stop, head, label in judged:
             span = doc.char_span(start, stop, alignment_mode="expand")
             if span is None or not len(span):
                 continue
-            head = "mention" if label in (None, *HEADS["mention"]) else "claim"
             if label is None:
-                for h in ("mention", "claim"):
-                    window = tags[h][span.start : span.end]
-                    window[window == IGNORE] = 0
-                continue
-            tags[head][span.start] = 1 + 2 * HEADS[head].index(label)
-            tags[head][span.start + 1 : span.end] = 2 + 2 * HEADS[head].index(label)
+                window = tags[head][span.start : span.end]
+                window[window == IGNORE] = 0
+            elif label in HEADS[head]:
+                _tag(tags[head], span.start, span.end, HEADS[head].index(label))
+        block = doc._.block
         examples.append(Example(block["doc_id"], block["segment_id"], doc_features(doc), tags))
     return examples
 
@@ -261,7 +333,17 @@ def train_tagger(
     reviewed = []
     if review_db is not None and Path(review_db).exists() and tables_dir is not None:
         reviewed = verdict_examples(review_db, tables_dir, config)
-    tagger = fit(examples + reviewed * config.train.review_weight, config.train, log)
+    weighted = examples + reviewed * config.train.review_weight
+    tagger = fit(weighted, config.train, log)
+    if config.train.calibration_folds > 1:
+        from pipeline.extract.evaluate import article_folds
+
+        folds = article_folds(
+            [d.doc_id for d in docs], config.train.calibration_folds, config.train.seed
+        )
+        single = config.train.model_copy(update={"ensemble": 1})
+        tables, report = calibration(examples, folds, single, config.extract.outside_weight)
+        tagger.meta.update(calibration=tables, calibration_report=report)
     tagger.meta.update(
         articles=len(articles),
         gold=[Path(p).name for p in gold_paths],

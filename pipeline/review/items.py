@@ -93,8 +93,9 @@ def build_items(
         documents: `documents` (uses doc_id, text, title, source, url).
         segments: `segments` (paragraphs give each item its source context).
         mentions: `mentions`; claims: `claims`; support: `support`; flags: `flags`.
-        claim_confidence: confidence of a claim by its cue `pattern` (claims have no score of
-            their own); an unknown pattern gets the lowest value, so it is reviewed early.
+        claim_confidence: confidence of a rule-found claim by its cue `pattern` (a claim
+            found by the tagger carries its own `confidence`); an unknown pattern gets the
+            lowest value, so it is reviewed early.
 
     Returns:
         One row per item with the columns of `ITEM_COLUMNS`: `flags` is a list of flag names,
@@ -171,7 +172,11 @@ def build_items(
             span=c.text,
             source_type=c.source_type,
             support_status=_claim_status(resting.get(c.claim_id, [])),
-            confidence=float(claim_confidence.get(c.pattern, lowest)),
+            confidence=float(
+                c.confidence
+                if pd.notna(getattr(c, "confidence", None))
+                else claim_confidence.get(c.pattern, lowest)
+            ),
             flags=flag_lists.get(c.claim_id, []),
             details=json.dumps(
                 {
