@@ -1,5 +1,7 @@
-"""Cited claims: every cue style of the gold file, strength and hedging, and real FakeHealth
-citations, through the real spaCy component (sentences and PERSON entities included)."""
+"""Cited claims found by the rule cue patterns (`extract.method: rules`, and a feature of the
+tagger): every cue style of the gold file, strength and hedging, and real FakeHealth citations,
+through the real spaCy component (sentences and PERSON entities included). The tagger's claims
+are gated on unseen articles in test_tagger.py."""
 
 import gzip
 import json
@@ -8,7 +10,7 @@ import pytest
 
 from pipeline.extract.claims import claim_strength, find_claims
 from pipeline.extract.evaluate import MATCH_THRESHOLD
-from pipeline.extract.stage import extraction_pipeline
+from pipeline.extract.stage import extraction_pipeline, rules_config
 from pipeline.text import dice
 from tests.conftest import REFERENCE, shared_path
 
@@ -17,7 +19,7 @@ _QUOTES = '“”"‘’'
 
 @pytest.fixture(scope="module")
 def nlp(config):
-    return extraction_pipeline(config.spacy.model, config.extract)
+    return extraction_pipeline(config.spacy.model, rules_config(config.extract))
 
 
 def _article(article_id: str, reference_raw: str) -> str:

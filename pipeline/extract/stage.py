@@ -90,8 +90,10 @@ def _claim_region(doc: Doc, span: Span, cue: Span | None) -> tuple[int, int]:
 
 def _model_claims(doc: Doc, threshold: float, persons: list[str]) -> list:
     """Claims from the tagger's claim and cue spans: each tagged span grows to its sentences,
-    takes the nearest cue in or beside them, and its attributes from that cue."""
+    takes the nearest cue in or beside them (or, when the tagger marked none there, the cue a
+    rule pattern finds for those sentences), and its attributes from that cue."""
     cues = list(doc.spans.get("sh_cue", []))
+    rule_cues = None
     spans = doc.spans.get("sh_claim", [])
     scores = spans.attrs.get("scores", []) if len(spans) else []
     confidences = spans.attrs.get("confidence", scores) if len(spans) else []
@@ -101,6 +103,19 @@ def _model_claims(doc: Doc, threshold: float, persons: list[str]) -> list:
             continue
         sent_start, sent_end = _claim_region(doc, span, None)
         near = [c for c in cues if c.end > sent_start - 3 and c.start < sent_end + 3]
+        if not near:
+            if rule_cues is None:
+                found = find_doc_claims(doc)
+                rule_cues = [
+                    doc.char_span(c.cue_start, c.cue_end, alignment_mode="expand")
+                    for c in found
+                    if c.cue_end > c.cue_start
+                ]
+            near = [
+                c
+                for c in rule_cues
+                if c is not None and c.end > sent_start - 3 and c.start < sent_end + 3
+            ]
         cue = min(
             near,
             key=lambda c: min(abs(c.start - span.end), abs(span.start - c.end)),
