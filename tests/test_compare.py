@@ -25,6 +25,11 @@ TABLES = ("documents", "mentions", "claims", "concepts", "support", "flags", "co
 
 @pytest.fixture(scope="module")
 def reference(config, tmp_path_factory):
+    """The reference article's tables with the rules baseline's extraction, so that these
+    tests pin the comparison rules on known mentions (the tagger is tested on its own)."""
+    config = config.model_copy(
+        update={"extract": config.extract.model_copy(update={"method": "rules"})}
+    )
     out = tmp_path_factory.mktemp("compare-reference")
     stage_load([REFERENCE_PATH], out, config)
     stage_segment(out, config)

@@ -51,6 +51,9 @@ class Claim:
     cue: str = ""
     notes: list[str] = field(default_factory=list)
     confidence: float | None = None
+    # Concept IDs of lexicon phrases inside the claim: what the research speaks about, even
+    # where no mention was extracted there (the tagger marks the article's own items).
+    lexicon_concepts: list[str] = field(default_factory=list)
 
 
 @lru_cache(maxsize=1)
@@ -380,6 +383,22 @@ def _year(cue: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
+_CUE_EDGE = _OPEN_QUOTES + _CLOSE_QUOTES + ",;:.–— \n"
+_LEAD_WORD = re.compile(r"(?:however|but|and|also|still|yet|moreover|indeed|in fact)\b[,\s]*", re.I)
+
+
+def _trim_cue(text: str, start: int, end: int) -> tuple[int, int]:
+    """A cue without quote marks, punctuation or a leading "However," at its edges."""
+    while start < end and text[start] in _CUE_EDGE:
+        start += 1
+    while end > start and text[end - 1] in _CUE_EDGE:
+        end -= 1
+    lead = _LEAD_WORD.match(text, start, end)
+    if lead and lead.end() < end:
+        start = lead.end()
+    return start, end
+
+
 def claim_from_spans(
     text: str,
     claim: tuple[int, int],
@@ -395,8 +414,8 @@ def claim_from_spans(
     start, end = _trim(text, *claim)
     if len(text[start:end].split()) < _MIN_CLAIM_WORDS:
         return None
-    cue_start, cue_end = cue if cue is not None else (start, start)
-    source = text[cue_start:cue_end].strip()
+    cue_start, cue_end = _trim_cue(text, *cue) if cue is not None else (start, start)
+    source = text[cue_start:cue_end]
     stype = _source_type(
         source,
         "footnote" if re.fullmatch(r"[\W\d]+", source or "x") else pattern,
@@ -409,7 +428,7 @@ def claim_from_spans(
         start,
         end,
         cue_start,
-        cue_start + len(text[cue_start:cue_end].rstrip()),
+        cue_end,
         stype,
         _named_source(source, stype),
         _year(source),

@@ -32,7 +32,7 @@ from spacy.tokens import Doc, Span
 from pipeline.config import Config, ExtractConfig
 from pipeline.extract import rules  # noqa: F401  (registers the rule factories)
 from pipeline.extract.claims import claim_from_spans, doc_persons, find_doc_claims
-from pipeline.extract.concepts import assign_concepts, concept_table
+from pipeline.extract.concepts import assign_concepts, concept_id, concept_table
 from pipeline.io import empty_frame
 from pipeline.nlp import lemmas_by_span
 from pipeline.schemas import TABLES
@@ -67,6 +67,7 @@ RAW_CLAIM_COLUMNS = [
     "pattern",
     "notes",
     "confidence",
+    "lexicon_concepts",
 ]
 
 
@@ -91,7 +92,8 @@ def _claim_region(doc: Doc, span: Span, cue: Span | None) -> tuple[int, int]:
 def _model_claims(doc: Doc, threshold: float, persons: list[str]) -> list:
     """Claims from the tagger's claim and cue spans: each tagged span grows to its sentences,
     takes the nearest cue in or beside them (or, when the tagger marked none there, the cue a
-    rule pattern finds for those sentences), and its attributes from that cue."""
+    rule pattern finds for those sentences), and its attributes from that cue. A span with no
+    cue at all is not a claim."""
     cues = list(doc.spans.get("sh_cue", []))
     rule_cues = None
     spans = doc.spans.get("sh_claim", [])
@@ -121,6 +123,8 @@ def _model_claims(doc: Doc, threshold: float, persons: list[str]) -> list:
             key=lambda c: min(abs(c.start - span.end), abs(span.start - c.end)),
             default=None,
         )
+        if cue is None:  # a claim is attributed through a cue; without one it is advice
+            continue
         start, end = _claim_region(doc, span, cue)
         if any(i in taken for i in range(start, end)) or end <= start:
             continue
@@ -128,11 +132,18 @@ def _model_claims(doc: Doc, threshold: float, persons: list[str]) -> list:
         claim = claim_from_spans(
             doc.text,
             (doc[start].idx, doc[end - 1].idx + len(doc[end - 1].text)),
-            (cue.start_char, cue.end_char) if cue is not None else None,
+            (cue.start_char, cue.end_char),
             persons,
         )
         if claim is not None:
             claim.confidence = round(float(confidence), 3)
+            claim.lexicon_concepts = sorted(
+                {
+                    concept_id(lx.label_, lx.id_)
+                    for lx in doc.spans.get("sh_lexicon", [])
+                    if lx.start_char >= claim.start and lx.end_char <= claim.end
+                }
+            )
             claims.append(claim)
     return sorted(claims, key=lambda c: c.start)
 
@@ -391,11 +402,16 @@ def finish_extraction(
             f"{d}:clm:{s}-{e}" for d, s, e in zip(claims["doc_id"], claims["start"], claims["end"])
         ]
         by_doc = {d: g for d, g in mentions.groupby("doc_id")}
+        # A claim speaks about the concepts of the mentions inside it and of its lexicon phrases.
         claims["concept_ids"] = [
-            sorted(set(g[(g["start"] >= s) & (g["end"] <= e)]["concept_id"]))
-            if (g := by_doc.get(d)) is not None
-            else []
-            for d, s, e in zip(claims["doc_id"], claims["start"], claims["end"])
+            sorted(
+                set(g[(g["start"] >= s) & (g["end"] <= e)]["concept_id"] if g is not None else [])
+                | set(lexical if lexical is not None else [])
+            )
+            for d, s, e, lexical in zip(
+                claims["doc_id"], claims["start"], claims["end"], claims["lexicon_concepts"]
+            )
+            for g in [by_doc.get(d)]
         ]
         claims["year"] = claims["year"].astype("Int64")
         claims = claims.sort_values(["doc_id", "start"], ignore_index=True)
