@@ -28,7 +28,8 @@ PAYLOADS = (
     (
         "Let’s dive in.",
         "Let’s dive in.\n\n“<script>alert(2)</script> Insecure attachment causes "
-        "lasting harm to children and adults,” explains a 2019 study.",
+        'lasting harm to children <a href="javascript:alert(1)">and</a> adults,” explains a '
+        "2019 study.",
     ),
     (
         "trusting and secure attachments.",
