@@ -158,24 +158,23 @@ def summarise(scores: pd.DataFrame, articles: list[str] | None = None) -> pd.Dat
 def evaluate_gold(
     gold_path: Path, config: Config, out_dir: Path | None = None
 ) -> tuple[pd.DataFrame, dict[str, list]]:
-    """Run the pipeline on the gold articles and score it.
+    """Extract from the gold articles (loaded, cleaned and segmented as a run would) and score.
 
     Args:
-        gold_path: a gold JSON file; article paths in it are relative to its parent folder's
-            parent (as in `shared/data/gold/dev.json`).
+        gold_path: a gold JSON file; records without `text` name their article file relative
+            to the gold folder's parent (as in `shared/data/gold/dev.json`).
         config: the pipeline config.
-        out_dir: where to write the run's tables (a temp folder when None).
+        out_dir: where to write the tables (a temp folder when None).
     """
-    from pipeline.runner import stage_extract, stage_load, stage_segment
+    from pipeline.extract.gold import prepare_gold, read_gold
+    from pipeline.extract.stage import extract_documents
 
-    gold = json.loads(Path(gold_path).read_text(encoding="utf-8"))
-    base = Path(gold_path).resolve().parent.parent
-    inputs = [base / article["file"] for article in gold]
+    gold = read_gold(Path(gold_path))
+    _, documents, segments = prepare_gold(gold, config)
+    mentions, claims, _, _ = extract_documents(documents, segments, config)
     with tempfile.TemporaryDirectory() as tmp:
         target = Path(out_dir) if out_dir else Path(tmp)
-        stage_load(inputs, target, config)
-        stage_segment(target, config)
-        stage_extract(target, config)
+        write_scored_run(target, documents, mentions, claims, config)
         return score_run(target, gold)
 
 
