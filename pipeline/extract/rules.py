@@ -142,6 +142,16 @@ def _trimmed(span: Span) -> Span | None:
     return Span(doc, start, end, label=span.label_)
 
 
+def _sentence_parts(span: Span) -> list[Span]:
+    """The span cut at sentence starts: an item is stated within one sentence."""
+    doc = span.doc
+    if not doc.has_annotation("SENT_START"):
+        return [span]
+    cuts = [t.i for t in span[1:] if t.is_sent_start]
+    bounds = [span.start, *cuts, span.end]
+    return [Span(doc, a, b, label=span.label_) for a, b in zip(bounds, bounds[1:])]
+
+
 def _covering_concept(span: Span, lexicon: list[Span]) -> str:
     """The lexicon concept that states the whole span, if any: a span naming more than the
     lexicon phrase ("numbness in the fingers" around "numbness") is a different thing, and its
@@ -223,14 +233,17 @@ class MentionMerger:
         confidences = spans.attrs.get("confidence", scores) if len(spans) else []
         lexicon = list(doc.spans.get("sh_lexicon", []))
         mentions = []
-        for span, score, confidence in zip(spans, scores, confidences):
-            span = _trimmed(span)
-            if score < self.model_threshold or span is None or not _has_content(span):
+        for tagged, score, confidence in zip(spans, scores, confidences):
+            if score < self.model_threshold:
                 continue
-            mention = Span(doc, span.start, span.end, label=span.label_)
-            mention._.method, mention._.confidence = "model", round(float(confidence), 3)
-            mention._.concept = _covering_concept(mention, lexicon)
-            mentions.append(mention)
+            for part in _sentence_parts(tagged):
+                span = _trimmed(part)
+                if span is None or not _has_content(span):
+                    continue
+                mention = Span(doc, span.start, span.end, label=span.label_)
+                mention._.method, mention._.confidence = "model", round(float(confidence), 3)
+                mention._.concept = _covering_concept(mention, lexicon)
+                mentions.append(mention)
         doc.spans["sh_mentions"] = mentions
         return doc
 
