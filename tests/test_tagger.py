@@ -180,7 +180,7 @@ def test_a_reviewers_correction_changes_the_next_models_output(config, tmp_path,
     doc = next(
         d
         for d in nlp.pipe(block_docs(nlp, documents, own), disable=["selfhelp_mentions"])
-        if d._.block["segment_id"] == target["segment_id"]
+        if d._.block["offset"] == target["context_start"]
     )
     offset = doc._.block["offset"]
     span = doc.char_span(target["start"] - offset, target["end"] - offset)
