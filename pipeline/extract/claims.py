@@ -402,7 +402,7 @@ def _trim_cue(text: str, start: int, end: int) -> tuple[int, int]:
 def claim_from_spans(
     text: str,
     claim: tuple[int, int],
-    cue: tuple[int, int] | None,
+    cue: tuple[int, int],
     person_names: list[str] | None = None,
     pattern: str = "model",
 ) -> Claim | None:
@@ -414,7 +414,7 @@ def claim_from_spans(
     start, end = _trim(text, *claim)
     if len(text[start:end].split()) < _MIN_CLAIM_WORDS:
         return None
-    cue_start, cue_end = _trim_cue(text, *cue) if cue is not None else (start, start)
+    cue_start, cue_end = _trim_cue(text, *cue)
     source = text[cue_start:cue_end]
     stype = _source_type(
         source,
@@ -423,7 +423,6 @@ def claim_from_spans(
     )
     claim_text = text[start:end]
     strength, hedged = claim_strength(claim_text)
-    notes = [] if cue is not None else ["no cue found"]
     return Claim(
         start,
         end,
@@ -437,5 +436,4 @@ def claim_from_spans(
         pattern,
         claim_text,
         source,
-        notes,
     )
