@@ -20,9 +20,9 @@ SCORER = Path(__file__).resolve().parents[2] / "shared" / "tools" / "score_extra
 
 # Fold 0 of the 5-fold split (seed 0), trained on the other four folds: measured in
 # `pipeline evaluate --cv` on 2026-12-01 at signs 0.549, causes 0.370, interventions 0.618,
-# claims 0.522 (rules on the same articles: 0.362, 0.186, 0.412, 0.650). The floors sit 0.07 to
+# claims 0.522 (rules on the same articles: 0.362, 0.186, 0.412, 0.650). The floors sit 0.05 to
 # 0.12 below (the spread between seeds is up to 0.05), so that a real regression fails the build.
-FOLD0_FLOOR = {"signs": 0.47, "causes": 0.30, "interventions": 0.50, "claims": 0.40}
+FOLD0_FLOOR = {"signs": 0.50, "causes": 0.30, "interventions": 0.50, "claims": 0.40}
 
 
 def _small(config, epochs: int = 2, **changes):
