@@ -78,15 +78,37 @@ def concept_id(category: str, label: str) -> str:
     return f"{category}:{_SLUG.sub('-', label.lower()).strip('-')}"
 
 
-def _cluster(keys: list[str], vectors: np.ndarray, similarity: float) -> list[int]:
-    if len(keys) < 2:
-        return list(range(len(keys)))
-    from sklearn.cluster import AgglomerativeClustering
+def _cluster(vectors: np.ndarray, similarity: float, max_keys: int) -> list[int]:
+    """Cluster ids for unit vectors (rows ordered most frequent key first).
 
-    model = AgglomerativeClustering(
-        n_clusters=None, metric="cosine", linkage="average", distance_threshold=1 - similarity
-    )
-    return model.fit_predict(vectors).tolist()
+    Average linkage is quadratic in memory and time, so only the first `max_keys` rows are
+    clustered; each later row joins the cluster whose mean vector it is closest to, when that dot
+    product (its average cosine to the cluster's members, the very criterion of average linkage)
+    reaches `similarity`, else it stays alone. Zero vectors (wordings the encoder has no
+    dimension for) cannot be compared and stay alone.
+    """
+    n = len(vectors)
+    labels = np.arange(n)
+    usable = np.flatnonzero(np.linalg.norm(vectors, axis=1) > 1e-9)
+    head, tail = usable[:max_keys], usable[max_keys:]
+    if len(head) >= 2:
+        from sklearn.cluster import AgglomerativeClustering
+
+        model = AgglomerativeClustering(
+            n_clusters=None, metric="cosine", linkage="average", distance_threshold=1 - similarity
+        )
+        labels[head] = n + model.fit_predict(vectors[head])
+    if len(tail) and len(head):
+        unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-9)
+        ids, inverse = np.unique(labels[head], return_inverse=True)
+        centroids = np.zeros((len(ids), vectors.shape[1]))
+        np.add.at(centroids, inverse, unit[head])
+        centroids /= np.bincount(inverse)[:, None]
+        scores = unit[tail] @ centroids.T
+        best = scores.argmax(axis=1)
+        joined = scores[np.arange(len(tail)), best] >= similarity
+        labels[tail[joined]] = ids[best[joined]]
+    return labels.tolist()
 
 
 def assign_concepts(mentions: pd.DataFrame, config: Config) -> pd.DataFrame:
@@ -128,7 +150,9 @@ def assign_concepts(mentions: pd.DataFrame, config: Config) -> pd.DataFrame:
                 labels[(category, key)] = lex_labels[j]
             else:
                 rest.append(i)
-        clusters = _cluster([free[i] for i in rest], free_vec[rest], cfg.cluster_similarity)
+        # Most frequent wordings first: they are the ones clustered exactly (see _cluster).
+        rest.sort(key=lambda i: (-counts[free[i]], free[i]))
+        clusters = _cluster(free_vec[rest], cfg.cluster_similarity, cfg.max_cluster_keys)
         members: dict[int, list[str]] = {}
         for i, cluster in zip(rest, clusters):
             members.setdefault(cluster, []).append(free[i])
