@@ -59,19 +59,25 @@ class FetchConfig(_Section):
 
 class CleanConfig(_Section):
     line_patterns: dict[str, str]
+    title_patterns: dict[str, str]
+    title_scan_lines: int = Field(ge=1)
+    title_max_words: int = Field(ge=1)
+    title_max_chars: int = Field(ge=10)
     tail_markers: list[str]
     repeated_line_min_count: int = Field(ge=2)
     repeated_line_max_words: int = Field(ge=1)
     caption_max_words: int = Field(ge=1)
 
-    @field_validator("line_patterns")
+    @field_validator("line_patterns", "title_patterns")
     @classmethod
-    def _patterns_compile(cls, value: dict[str, str]) -> dict[str, str]:
+    def _patterns_compile(cls, value: dict[str, str], info) -> dict[str, str]:
         for name, pattern in value.items():
             try:
                 re.compile(pattern)
             except re.error as exc:
-                raise ValueError(f"clean.line_patterns.{name} is not a valid regex: {exc}") from exc
+                raise ValueError(
+                    f"clean.{info.field_name}.{name} is not a valid regex: {exc}"
+                ) from exc
         return value
 
 
@@ -118,6 +124,7 @@ class ConceptsConfig(_Section):
     backend: Literal["minilm", "model2vec"]
     lexicon_similarity: float = Field(gt=0, le=1)
     cluster_similarity: float = Field(gt=0, le=1)
+    max_cluster_keys: int = Field(ge=2)
 
 
 class TopicsConfig(_Section):

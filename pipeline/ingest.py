@@ -25,6 +25,7 @@ import pandas as pd
 
 from pipeline.config import CleanConfig, Config, LoadConfig
 from pipeline.io import sha256_text, short_hash
+from pipeline.titles import choose_title
 
 SUPPORTED_SUFFIXES = (
     ".txt",
@@ -39,7 +40,7 @@ SUPPORTED_SUFFIXES = (
 )
 _SLUG = re.compile(r"[^a-z0-9]+")
 _GZIP_CHUNK = 1 << 20
-MAX_TITLE_CHARS = 300  # a longer "title" is a text in the wrong column; spaCy reads titles whole
+
 _MAX_CONTROL_SHARE = 0.05  # more control bytes than this at the start: binary, not text
 _MAX_NUL_SHARE = 0.01  # more NUL bytes than this anywhere: binary; fewer are stray and removed
 _MD_HEADING = re.compile(r"^#{1,6}\s+")
@@ -53,6 +54,7 @@ class Record:
     format: str
     raw_text: str
     title: str = ""
+    title_source: str = "none"  # which rule chose the title (pipeline.titles.SOURCES)
     url: str = ""
     site: str = ""
     author: str = ""
@@ -220,16 +222,6 @@ def _site(value: str) -> str:
         return ""
 
 
-def _plain_title(text: str, clean: CleanConfig) -> str:
-    """The title of a plain-text dump: its first line that no boilerplate pattern matches."""
-    patterns = [re.compile(p, re.I) for p in clean.line_patterns.values()]
-    for line in text.splitlines():
-        stripped = line.strip()
-        if stripped and not any(p.match(stripped) for p in patterns):
-            return _MD_HEADING.sub("", stripped)[:MAX_TITLE_CHARS]
-    return ""
-
-
 # ---------------------------------------------------------------- readers
 
 
@@ -239,11 +231,13 @@ def read_text_file(path: Path, source: str, config: Config) -> Iterator[Record |
     if damage:
         yield Rejection(source, "load", damage)
     text, encoding = decode_text(data, config.load)
+    title, title_source = choose_title(text, config.clean, name=path.stem)
     yield Record(
         source=source,
         format=_suffix(path).lstrip("."),
         raw_text=text,
-        title=_plain_title(text, config.clean),
+        title=title,
+        title_source=title_source,
         name=path.stem,
         encoding=encoding,
     )
@@ -294,13 +288,15 @@ def parse_html(
     if not text or not re.search(r"\w\w", text):
         return Rejection(source, "load", "HTML has no extractable main text (broken or empty page)")
     meta_url = (meta.url if meta else "") or url
+    title, title_source = choose_title(
+        text, clean, metadata_title=(meta.title or "") if meta else "", name=name, url=meta_url
+    )
     return Record(
         source=source,
         format="html" if not fetched_at else "url",
         raw_text=text,
-        title=((meta.title if meta and meta.title else "") or _plain_title(text, clean))[
-            :MAX_TITLE_CHARS
-        ],
+        title=title,
+        title_source=title_source,
         url=meta_url or "",
         site=(meta.sitename or meta.hostname or "") if meta else _site(url),
         author=(meta.author or "") if meta else "",
@@ -323,17 +319,27 @@ def read_html_file(path: Path, source: str, config: Config) -> Iterator[Record |
 
 
 def _record_from_row(
-    row: dict, source: str, fmt: str, cfg: LoadConfig, name: str, encoding: str
+    row: dict, source: str, fmt: str, config: Config, name: str, encoding: str
 ) -> Record | Rejection:
+    cfg = config.load
     text = _first(row, cfg.text_columns)
     if not text:
         return Rejection(source, "load", f"no text in any of the columns {cfg.text_columns}")
     url = _first(row, cfg.url_columns)
+    # A row's own ID can name it ("tips-for-healing-attachment-trauma"); a row number cannot.
+    title, title_source = choose_title(
+        text,
+        config.clean,
+        metadata_title=_first(row, cfg.title_columns),
+        name=_first(row, cfg.id_columns),
+        url=url,
+    )
     return Record(
         source=source,
         format=fmt,
         raw_text=text,
-        title=_first(row, cfg.title_columns)[:MAX_TITLE_CHARS],
+        title=title,
+        title_source=title_source,
         url=url,
         site=_site(_first(row, ["source", "site"]) or url),
         author=_first(row, cfg.author_columns),
@@ -382,8 +388,9 @@ def _jsonl_lines(data: bytes, cfg: LoadConfig) -> Iterator[tuple[int, str | None
         yield line_no, line, encoding
 
 
-def read_jsonl_file(path: Path, source: str, cfg: LoadConfig) -> Iterator[Record | Rejection]:
+def read_jsonl_file(path: Path, source: str, config: Config) -> Iterator[Record | Rejection]:
     """One JSON object per line; a broken line is rejected with its line number."""
+    cfg = config.load
     data, damage = _read_bytes(path, cfg)
     if damage:
         yield Rejection(source, "load", damage)
@@ -410,14 +417,15 @@ def read_jsonl_file(path: Path, source: str, cfg: LoadConfig) -> Iterator[Record
             yield Rejection(where, "load", f"line {line_no}: not a JSON object")
             continue
         key = _unique_key(_first(row, cfg.id_columns) or f"line{line_no}", seen, f"line{line_no}")
-        record = _record_from_row(row, f"{source}#{key}", "jsonl", cfg, key, encoding)
+        record = _record_from_row(row, f"{source}#{key}", "jsonl", config, key, encoding)
         if isinstance(record, Rejection):
             record.reason = f"line {line_no}: {record.reason}"
         yield record
 
 
-def read_csv_file(path: Path, source: str, cfg: LoadConfig) -> Iterator[Record | Rejection]:
+def read_csv_file(path: Path, source: str, config: Config) -> Iterator[Record | Rejection]:
     """A CSV with a header row; the text column is the first of `load.text_columns` present."""
+    cfg = config.load
     data, damage = _read_bytes(path, cfg)
     if damage:
         yield Rejection(source, "load", damage)
@@ -439,7 +447,7 @@ def read_csv_file(path: Path, source: str, cfg: LoadConfig) -> Iterator[Record |
         for row_no, row in enumerate(reader, start=1):
             key = _unique_key(_first(row, cfg.id_columns) or f"row{row_no}", seen, f"row{row_no}")
             name = f"{path.stem}-{key}"
-            yield _record_from_row(row, f"{source}#{key}", "csv", cfg, name, encoding)
+            yield _record_from_row(row, f"{source}#{key}", "csv", config, name, encoding)
     except csv.Error as exc:  # the rows before the damage are kept
         yield Rejection(
             f"{source}:{reader.line_num}",
@@ -478,11 +486,13 @@ def read_url_list_file(
                         body, url, config.clean, url=result.final_url, fetched_at=result.fetched_at
                     )
                 else:
+                    title, title_source = choose_title(body, config.clean, url=result.final_url)
                     record = Record(
                         source=url,
                         format="txt",
                         raw_text=body,
-                        title=_plain_title(body, config.clean),
+                        title=title,
+                        title_source=title_source,
                         url=result.final_url,
                         site=_site(result.final_url),
                         fetched_at=result.fetched_at,
@@ -594,7 +604,6 @@ def find_inputs(
 
 def _read_any(item: InputFile, config: Config) -> Iterator[Record | Rejection]:
     """Dispatch one input file to the reader of its type."""
-    cfg = config.load
     suffix = _suffix(item.path)
     if suffix not in SUPPORTED_SUFFIXES:
         yield Rejection(
@@ -610,9 +619,9 @@ def _read_any(item: InputFile, config: Config) -> Iterator[Record | Rejection]:
     elif suffix in (".html", ".htm", ".html.gz", ".htm.gz"):
         yield from read_html_file(item.path, item.source, config)
     elif suffix in (".jsonl", ".jsonl.gz"):
-        yield from read_jsonl_file(item.path, item.source, cfg)
+        yield from read_jsonl_file(item.path, item.source, config)
     elif suffix == ".csv":
-        yield from read_csv_file(item.path, item.source, cfg)
+        yield from read_csv_file(item.path, item.source, config)
     elif _is_url_list(item.path):
         yield from read_url_list_file(item.path, item.source, config, config.paths.web_cache)
     else:
@@ -650,6 +659,7 @@ RAW_COLUMNS = [
     "source",
     "format",
     "title",
+    "title_source",
     "url",
     "site",
     "author",
@@ -669,6 +679,7 @@ def record_row(record: Record) -> dict:
         "source": record.source,
         "format": record.format,
         "title": record.title,
+        "title_source": record.title_source,
         "url": record.url,
         "site": record.site,
         "author": record.author,
