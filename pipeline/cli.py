@@ -17,7 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from pipeline.config import Config, ConfigError, load_config
-from pipeline.store import STAGES, OutputLocked, run_lock
+from pipeline.store import STAGES, OutputLocked, StageFailed, run_lock, stage_guard
 
 
 class _LazyRunner:
@@ -33,6 +33,7 @@ class _LazyRunner:
 runner = _LazyRunner()
 EXIT_PARTIAL = 3
 EXIT_USAGE = 2
+EXIT_FAILED = 1
 
 app = typer.Typer(
     add_completion=False,
@@ -78,11 +79,14 @@ def _config(path: Path | None) -> Config:
 
 @contextmanager
 def _locked():
-    """Turn a held output folder into a one-line error (exit 2) instead of a traceback."""
+    """Turn a held output folder (exit 2) or a failed stage (exit 1, traceback saved in the
+    output folder) into a one-line error instead of a traceback."""
     try:
         yield
     except OutputLocked as exc:
         raise _fail(str(exc)) from None
+    except StageFailed as exc:
+        raise _fail(str(exc), EXIT_FAILED) from None
 
 
 @contextmanager
@@ -221,7 +225,12 @@ def load(
     cfg = _config(config)
     inputs = _inputs(input, cfg)
     out_dir = out or cfg.paths.processed
-    with _locked(), run_lock(out_dir), _progress() as progress:
+    with (
+        _locked(),
+        run_lock(out_dir),
+        _progress() as progress,
+        stage_guard(out_dir, "load"),
+    ):
         stage = runner.stage_load(inputs, out_dir, cfg, progress, force=force)
     _summary([stage], out_dir, stage.counts["rejected"])
     _exit_for(stage.counts["rejected"])
@@ -247,7 +256,12 @@ def _run_stage(
     cfg = _config(config)
     out_dir = out or cfg.paths.processed
     _require_table(out_dir, requires)
-    with _locked(), run_lock(out_dir), _progress() as progress:
+    with (
+        _locked(),
+        run_lock(out_dir),
+        _progress() as progress,
+        stage_guard(out_dir, stage_fn.__name__.removeprefix("stage_")),
+    ):
         stage = stage_fn(out_dir, cfg, progress, force=force)
     failed = stage.counts.get(failures, 0) if failures else 0
     _summary([stage], out_dir, failed)
@@ -302,7 +316,7 @@ def report(
     out_dir = out or cfg.paths.processed
     _require_table(out_dir, "support")
     target = report_dir or (out_dir / "report" if out else cfg.paths.reports)
-    with _progress() as progress:
+    with _locked(), _progress() as progress, stage_guard(out_dir, "report"):
         stage = runner.stage_report(out_dir, target, cfg, progress)
     _summary([stage], out_dir, 0)
     console.print(f"report: {target / 'report.html'}")

@@ -54,6 +54,7 @@ from pipeline.store import (
     record_state,
     run_lock,
     split,
+    stage_guard,
     tables_key,
 )
 
@@ -804,6 +805,7 @@ def run_pipeline(
 
     Raises:
         OutputLocked: another run is writing `out_dir`.
+        StageFailed: a stage raised an unexpected error (traceback in `out_dir/logs`).
         ValueError: `force_from` is not a stage name.
     """
     if force_from is not None and force_from not in STAGES:
@@ -813,29 +815,42 @@ def run_pipeline(
     with run_lock(out_dir):
         started = datetime.now(UTC)
         executor = make_executor(config)
+        stages: list[StageResult] = []
         try:
-            stages = [
-                stage_load(inputs, out_dir, config, progress, executor, "load" in forced),
-                stage_segment(out_dir, config, progress, executor, "segment" in forced),
-                stage_extract(out_dir, config, progress, executor, "extract" in forced),
-                stage_topics(
-                    out_dir,
-                    config,
-                    progress,
-                    "topics" in forced,
-                    executor if executor.name != "local" else None,
-                ),
-            ]
+            with stage_guard(out_dir, "load"):
+                stages.append(
+                    stage_load(inputs, out_dir, config, progress, executor, "load" in forced)
+                )
+            with stage_guard(out_dir, "segment"):
+                stages.append(
+                    stage_segment(out_dir, config, progress, executor, "segment" in forced)
+                )
+            with stage_guard(out_dir, "extract"):
+                stages.append(
+                    stage_extract(out_dir, config, progress, executor, "extract" in forced)
+                )
+            with stage_guard(out_dir, "topics"):
+                stages.append(
+                    stage_topics(
+                        out_dir,
+                        config,
+                        progress,
+                        "topics" in forced,
+                        executor if executor.name != "local" else None,
+                    )
+                )
         finally:
             executor.close()
-        stages.append(stage_compare(out_dir, config, progress, "compare" in forced))
+        with stage_guard(out_dir, "compare"):
+            stages.append(stage_compare(out_dir, config, progress, "compare" in forced))
         rejected = len(read_table(out_dir, "rejected"))
         write_manifest(out_dir, config, inputs, stages, started, config_path)
-        stages.append(
-            stage_report(
-                out_dir, report_dir or out_dir / "report", config, progress, "report" in forced
+        with stage_guard(out_dir, "report"):
+            stages.append(
+                stage_report(
+                    out_dir, report_dir or out_dir / "report", config, progress, "report" in forced
+                )
             )
-        )
         write_manifest(out_dir, config, inputs, stages, started, config_path)
     return RunResult(out_dir, stages, rejected)
 

@@ -46,8 +46,12 @@ TABLES: dict[str, Table] = {
                     "with #record for JSONL/CSV rows",
                 ),
                 Column("format", _STR, "txt, md, html, jsonl, csv or url"),
+                Column("title", _STR, "title chosen by the rule in title_source"),
                 Column(
-                    "title", _STR, "title (first line of a text dump, HTML metadata, or column)"
+                    "title_source",
+                    _STR,
+                    "rule that chose the title: metadata, slug_heading, first_heading, "
+                    "file_name, url_slug or none (pipeline/titles.py)",
                 ),
                 Column("url", _STR, "canonical URL when known"),
                 Column("site", _STR, "host name or site name"),
@@ -221,6 +225,12 @@ TABLES: dict[str, Table] = {
                     "representative_segment_ids",
                     pa.list_(_STR),
                     "up to 3 units closest to the topic centroid",
+                ),
+                Column(
+                    "note",
+                    _STR,
+                    "how the topics were made when not by a plain fit: one topic or none and "
+                    "why (too few units, no cluster), a fit on a sample, an update; else empty",
                 ),
             ),
         ),

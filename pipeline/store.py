@@ -23,8 +23,9 @@ import os
 import shutil
 import signal
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -204,6 +205,43 @@ def run_lock(out_dir: Path) -> Iterator[None]:
         yield
     finally:
         fh.close()  # closing releases the flock
+
+
+class StageFailed(RuntimeError):
+    """A stage raised an error nobody expected; its traceback is written in the output folder.
+
+    The stages before it finished and keep their tables, so a re-run resumes from this stage.
+    """
+
+    def __init__(self, stage: str, error: BaseException, log: Path) -> None:
+        self.stage, self.error, self.log = stage, error, log
+        message = " ".join(str(error).split())[:300] or "(no message)"
+        super().__init__(
+            f"stage {stage} failed: {type(error).__name__}: {message} "
+            f"(full traceback: {log}); earlier stages' tables are kept, a re-run resumes here"
+        )
+
+
+@contextmanager
+def stage_guard(out_dir: Path, stage: str):
+    """Turn an unexpected exception inside a stage into StageFailed, with the traceback saved
+    to `OUT/logs/<stage>-error.txt`. Lock and interrupt errors pass through unchanged."""
+    try:
+        yield
+    except (OutputLocked, StageFailed):
+        raise
+    except Exception as exc:
+        import traceback
+
+        log = Path(out_dir) / "logs" / f"{stage}-error.txt"
+        with suppress(OSError):  # an unwritable folder must not hide the original error
+            log.parent.mkdir(parents=True, exist_ok=True)
+            stamp = datetime.now(UTC).isoformat(timespec="seconds")
+            log.write_text(
+                f"{stamp} stage {stage}\n" + "".join(traceback.format_exception(exc)),
+                encoding="utf-8",
+            )
+        raise StageFailed(stage, exc, log) from exc
 
 
 def failpoint(name: str) -> None:

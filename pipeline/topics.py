@@ -22,6 +22,7 @@ import json
 import logging
 import os
 import re
+import shutil
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -434,6 +435,14 @@ def fit_topics(
     cfg = config.topics
     units = topic_units(segments, cfg)
     unique = units.drop_duplicates("text").reset_index(drop=True)
+    if unique.empty:
+        return _single_topic(
+            units,
+            mentions,
+            config,
+            lemmas,
+            f"no topic units (no {cfg.unit} of at least {cfg.min_words} words): no topics",
+        )
     if len(unique) < cfg.min_units:
         return _single_topic(
             units,
@@ -463,6 +472,14 @@ def fit_topics(
             units, mentions, config, lemmas, f"clustering failed ({exc}); one topic"
         )
     assigned = np.asarray(assigned)
+    if not (assigned >= 0).any():  # HDBSCAN found no cluster: nothing for BERTopic to describe
+        return _single_topic(
+            units,
+            mentions,
+            config,
+            lemmas,
+            f"no cluster formed among {n:,} units (all outliers): one topic holds everything",
+        )
     # 3. Outliers join their nearest topic; the topic words are then computed again.
     if cfg.reduce_outliers and (assigned == -1).any() and len(set(assigned.tolist())) > 1:
         assigned = np.asarray(
@@ -628,6 +645,19 @@ def _summarise(
                 "size": len(members),
                 **{f"share_{c}": round(float((cats == c).sum() / total), 4) for c in CATEGORIES},
                 "representative_segment_ids": representative["segment_id"].head(3).tolist(),
+                "note": message,
+            }
+        )
+    if not rows:  # no units at all: one row that says why, so the table is never silent
+        rows.append(
+            {
+                "topic_id": -1,
+                "label": "no topics",
+                "top_words": [],
+                "size": 0,
+                **{f"share_{c}": 0.0 for c in CATEGORIES},
+                "representative_segment_ids": [],
+                "note": message or "no topic units",
             }
         )
     topics = pd.DataFrame(rows)
@@ -754,7 +784,13 @@ def save_model(result: TopicResult, out_dir: Path, config: Config) -> Path | Non
     import importlib.metadata as md
 
     target = Path(out_dir) / "topic_model"
-    result.model.save(str(target), serialization="safetensors", save_ctfidf=True)
+    try:
+        result.model.save(str(target), serialization="safetensors", save_ctfidf=True)
+    except Exception as exc:  # BERTopic's save reads internals that degenerate fits lack
+        shutil.rmtree(target, ignore_errors=True)  # a half-written or stale model misleads
+        note = f"topic model not saved ({type(exc).__name__}: {exc}); the next run refits"
+        result.message = f"{result.message}; {note}" if result.message else note
+        return None
     versions = {
         name: md.version(name)
         for name in (
