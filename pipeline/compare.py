@@ -27,7 +27,7 @@ from pipeline.config import Config
 from pipeline.extract.claims import claim_strength
 from pipeline.io import records
 from pipeline.lexicon import load_lexicon
-from pipeline.text import content_words
+from pipeline.text import content_words, excerpt
 
 SUPPORT_STATUSES = ("backed", "partial", "unbacked")  # `support.status`, strongest first
 _CAUSAL = ("direct causal", "conditional causal")
@@ -249,7 +249,7 @@ def _support_flags(
                 "support",
                 f"{doc_id}|{concept_id}",
                 "strength mismatch",
-                f"the article asserts '{concept}' causally (\"{causal[0][:160]}\") "
+                f"the article asserts '{concept}' causally (\"{excerpt(causal[0], 300)}\") "
                 f"but the cited backing is correlational",
             )
         )
@@ -262,7 +262,7 @@ def _support_flags(
                 f"{doc_id}|{concept_id}",
                 "hedging dropped",
                 f"the cited claim is hedged but the article states '{concept}' "
-                f'without hedging ("{unhedged[0][:160]}")',
+                f'without hedging ("{excerpt(unhedged[0], 300)}")',
             )
         )
     return rows

@@ -17,6 +17,41 @@ _SENTENCE_EXCLUDE = ("tok2vec", "tagger", "parser", "attribute_ruler", "lemmatiz
 _NUMBERISH = re.compile(r"^[\d.,%$-]+$")
 
 
+_OPENING_QUOTES = frozenset("“«")
+_CLOSING_QUOTES = frozenset("”»")
+MAX_QUOTE_TOKENS = 150  # a longer "quotation" is a stray quote mark, not a quoted passage
+
+
+@Language.component("sh_quoted_sentences")
+def quoted_sentences(doc: Doc) -> Doc:
+    """No sentence starts inside a quotation: "“Trauma bonds form fast. They last,” says X."
+    stays one sentence, so a claim or an example is never cut inside the words it quotes.
+
+    Runs after the senter; a quote left open at a line break or for more than
+    MAX_QUOTE_TOKENS tokens changes nothing.
+    """
+    opened = None
+    for token in doc:
+        text = token.text
+        if "\n" in text:
+            opened = None
+        elif text in _OPENING_QUOTES or (text == '"' and opened is None):
+            opened = token.i
+        elif opened is not None and (text in _CLOSING_QUOTES or text == '"'):
+            if token.i - opened <= MAX_QUOTE_TOKENS:
+                for inner in doc[opened + 1 : token.i + 1]:
+                    inner.is_sent_start = False
+            opened = None
+    return doc
+
+
+def add_quoted_sentences(nlp: Language) -> None:
+    """Put `sh_quoted_sentences` right after whatever splits sentences."""
+    splitter = next((n for n in ("senter", "sentencizer") if n in nlp.pipe_names), None)
+    if splitter and "sh_quoted_sentences" not in nlp.pipe_names:
+        nlp.add_pipe("sh_quoted_sentences", after=splitter)
+
+
 class ModelNotInstalled(RuntimeError):
     """The configured spaCy model package is not installed."""
 
@@ -40,6 +75,7 @@ def sentence_splitter(name: str) -> Language:
         nlp.enable_pipe("senter")
     if not nlp.pipe_names:  # a model without senter: fall back to punctuation rules
         nlp.add_pipe("sentencizer")
+    add_quoted_sentences(nlp)
     return nlp
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import cache
@@ -32,6 +33,7 @@ from pipeline.io import (
 )
 from pipeline.segment import with_sentences
 from pipeline.store import tables_key
+from pipeline.text import excerpt
 
 CSV_TABLES = (
     "documents",
@@ -52,15 +54,24 @@ SOURCES_FILE = ".sources.json"  # in the report folder: the key each CSV and the
 Tables = Callable[[str], pd.DataFrame]
 
 
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|&~])")
+
+
 def _md_cell(value) -> str:
-    """Text safe inside a Markdown table cell: no pipes or line breaks."""
-    return " ".join(str(value).replace("|", "\\|").split())
+    """Article text as literal Markdown, one line: backslash escapes for the characters that
+    would format it, start a table cell, an HTML tag or an entity (CommonMark lets any ASCII
+    punctuation be escaped), and a leading `#` or `>`; never HTML entities, which Markdown shows
+    verbatim."""
+    text = " ".join(str(value).split())
+    text = _MD_SPECIAL.sub(r"\\\1", text)
+    return "\\" + text if text[:1] in "#+-=" and text else text
 
 
 def _environment() -> Environment:
     env = Environment(
         loader=PackageLoader("pipeline", "templates"),
-        autoescape=select_autoescape(["html", "j2"]),
+        # HTML entities for the HTML report only; the Markdown report escapes with `md`.
+        autoescape=select_autoescape(enabled_extensions=("html", "html.j2"), default=False),
         trim_blocks=True,
         lstrip_blocks=True,
     )
@@ -197,7 +208,7 @@ def build_context(
                 "share_cause": t.share_cause,
                 "share_intervention": t.share_intervention,
                 "words": ", ".join(t.top_words),
-                "example": seg_text.get(example_id, "")[:400],
+                "example": excerpt(seg_text.get(example_id, ""), 400),
                 "example_source": article(seg_doc.get(example_id, "")),
             }
         )
@@ -269,7 +280,10 @@ def build_context(
         "recurring": recurring,
         "coverage": category_coverage(support).to_dict("records"),
         "topics": topic_rows,
-        "topics_note": "" if len(topics) else "No topics were fitted for this run.",
+        "topics_note": next(
+            (str(n) for n in topics.get("note", pd.Series(dtype=str)) if n),
+            "" if len(topics) else "No topics were fitted for this run.",
+        ),
         "figures": figures,
         "claims": claim_rows,
         "support": support_groups,

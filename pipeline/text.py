@@ -45,3 +45,34 @@ def dice(a: str, b: str) -> float:
     if not wa or not wb:
         return 0.0
     return 2 * len(wa & wb) / (len(wa) + len(wb))
+
+
+_SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]]*(?=\s|$)")
+_ABBREVIATION = re.compile(r"\b(dr|mr|mrs|ms|prof|st|vs|etc|e\.g|i\.e|no|fig|al)\.$", re.I)
+
+
+def _sentence_ends(text: str) -> list[int]:
+    """Offsets where a sentence ends: not after an abbreviation, not inside a quotation."""
+    ends = []
+    for match in _SENTENCE_END.finditer(text):
+        end = match.end()
+        before = text[:end]
+        if _ABBREVIATION.search(before[: match.start() + 1]):
+            continue
+        if before.count("“") > before.count("”") or before.count('"') % 2:
+            continue
+        ends.append(end)
+    return ends
+
+
+def excerpt(text: str, limit: int) -> str:
+    """The opening whole sentences of `text` that fit in `limit` characters (at least the first
+    sentence, however long): a shown example never stops inside a sentence or a quotation."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    ends = _sentence_ends(text)
+    fitting = [e for e in ends if e <= limit]
+    if fitting:
+        return text[: fitting[-1]]
+    return text[: ends[0]] if ends else text

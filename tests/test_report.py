@@ -12,10 +12,11 @@ from urllib.parse import urlparse
 
 import pandas as pd
 import pytest
+from markdown_it import MarkdownIt
 
 from pipeline.config import load_config
 from pipeline.io import read_table
-from pipeline.report import CSV_TABLES, export_csv, safe_csv_value, write_report
+from pipeline.report import CSV_TABLES, _md_cell, export_csv, safe_csv_value, write_report
 from pipeline.runner import run_pipeline
 from tests.conftest import REFERENCE, REPO
 
@@ -188,10 +189,29 @@ def test_markup_in_articles_is_escaped_in_the_html(run):
 
 
 def test_markup_in_articles_is_escaped_in_the_markdown(run):
+    """Markdown escapes, not HTML entities: a CommonMark reader shows the payloads as text."""
     md = run["md"]
-    assert "&lt;script&gt;alert(2)&lt;/script&gt;" in md
-    assert "<script" not in md.lower()
-    assert "<img" not in md.lower()
+    assert "\\<script\\>alert(2)\\</script\\>" in md
+    for entity in ("&lt;", "&gt;", "&#39;", "&#34;", "&amp;", "&quot;"):
+        assert entity not in md, entity
+    assert "Let’s" in md or "Insecure attachment causes" in md
+    rendered = MarkdownIt("commonmark").enable("table").render(md)
+    page = _Page(rendered)
+    assert {tag for tag, _ in page.tags}.isdisjoint({"script", "img", "a"})
+    assert "&lt;script&gt;alert(2)&lt;/script&gt;" in rendered
+
+
+def test_markdown_cells_escape_formatting_and_table_syntax():
+    assert _md_cell("a | b") == "a \\| b"
+    assert _md_cell("# heading") == "\\# heading"
+    assert _md_cell("`code` and *stars* and [link](x)") == (
+        "\\`code\\` and \\*stars\\* and \\[link\\](x)"
+    )
+    assert _md_cell('it\'s "quoted" & fine') == 'it\'s "quoted" \\& fine'
+    assert _md_cell("two\nlines") == "two lines"
+    table = f"| x |\n|---|\n| {_md_cell('a | b <b>c</b>')} |\n"
+    cells = MarkdownIt("commonmark").enable("table").render(table)
+    assert "<td>a | b &lt;b&gt;c&lt;/b&gt;</td>" in cells
 
 
 # --- CSV exports -----------------------------------------------------------------------------

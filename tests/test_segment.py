@@ -113,3 +113,30 @@ def test_text_without_structure_is_one_section(config):
     _, seg = _segments(raw, config)
     assert (seg.kind == "section").sum() == 1
     assert (seg.kind == "item").sum() == 0
+
+
+def test_no_sentence_starts_inside_a_quotation(config):
+    from pipeline.nlp import sentence_splitter
+
+    nlp = sentence_splitter(config.spacy.model)
+    quoted = "“Insecure attachment causes harm. It shapes adults too,” explains a 2019 study."
+    doc = nlp(f"{quoted} Next comes another sentence.")
+    assert [s.text for s in doc.sents] == [quoted, "Next comes another sentence."]
+    # A quote mark that is never closed changes nothing.
+    stray = nlp("A stray “ quote. And more text here.")
+    assert [s.text for s in stray.sents] == ["A stray “ quote.", "And more text here."]
+
+
+@pytest.mark.parametrize(
+    ("limit", "expected"),
+    [
+        (75, "“Trauma bonds form fast. They last,” says Dr. Ames. A second sentence."),
+        (60, "“Trauma bonds form fast. They last,” says Dr. Ames."),
+        (10, "“Trauma bonds form fast. They last,” says Dr. Ames."),  # never less than one
+    ],
+)
+def test_excerpt_keeps_whole_sentences_and_quotations(limit, expected):
+    from pipeline.text import excerpt
+
+    text = "“Trauma bonds form fast. They last,” says Dr. Ames. A second sentence. A third one."
+    assert excerpt(text, limit) == expected

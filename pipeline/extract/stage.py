@@ -182,11 +182,12 @@ def extraction_pipeline(model: str, cfg: ExtractConfig) -> Language:
     key = (model, cfg.model_dump_json())
     if key in _PIPELINES:
         return _PIPELINES[key]
-    from pipeline.nlp import load_model
+    from pipeline.nlp import add_quoted_sentences, load_model
 
     nlp = load_model(model, exclude=("parser",))
     if "senter" in nlp.component_names and "senter" not in nlp.pipe_names:
         nlp.enable_pipe("senter")
+    add_quoted_sentences(nlp)
     nlp.add_pipe("selfhelp_lexicon_v1", name="selfhelp_lexicon")
     nlp.add_pipe(
         "selfhelp_structure_v1",
