@@ -326,13 +326,15 @@ def _record_from_row(
     if not text:
         return Rejection(source, "load", f"no text in any of the columns {cfg.text_columns}")
     url = _first(row, cfg.url_columns)
-    # A row's own ID can name it ("tips-for-healing-attachment-trauma"); a row number cannot.
+    # A row's own ID can name it ("tips-for-healing-attachment-trauma"); "17" or "a3f9" cannot.
+    row_id = _first(row, cfg.id_columns)
     title, title_source = choose_title(
         text,
         config.clean,
         metadata_title=_first(row, cfg.title_columns),
-        name=_first(row, cfg.id_columns),
+        name=row_id if re.search(r"[^\W\d_]{3}", row_id) else "",
         url=url,
+        name_source="record_id",
     )
     return Record(
         source=source,

@@ -51,7 +51,7 @@ TABLES: dict[str, Table] = {
                     "title_source",
                     _STR,
                     "rule that chose the title: metadata, slug_heading, first_heading, "
-                    "file_name, url_slug or none (pipeline/titles.py)",
+                    "file_name, record_id, url_slug or none (pipeline/titles.py)",
                 ),
                 Column("url", _STR, "canonical URL when known"),
                 Column("site", _STR, "host name or site name"),

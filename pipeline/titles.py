@@ -10,7 +10,7 @@ of the article. So the title is the best candidate, in this order:
 2. `slug_heading`: among the heading-like lines before the first paragraph, the first that shares
    a content word with the file name or URL slug (the publisher's own short title);
 3. `first_heading`: otherwise the first heading-like line before the first paragraph;
-4. `file_name` / `url_slug`: the name itself, made readable;
+4. `file_name` / `record_id` / `url_slug`: the name itself, made readable;
 5. `none`: nothing usable (the report shows the doc_id).
 
 A line is heading-like when it is short, is not a sentence of running text, and matches none of
@@ -35,7 +35,15 @@ _LETTERS = re.compile(r"[^\W\d_]{2,}")
 _SLUG_SPLIT = re.compile(r"[-_.+\s]+")
 _HASHY = re.compile(r"^(?=.*\d)[a-z0-9]{8,}$")  # a hash or ID in a slug, not a word
 
-SOURCES = ("metadata", "slug_heading", "first_heading", "file_name", "url_slug", "none")
+SOURCES = (
+    "metadata",
+    "slug_heading",
+    "first_heading",
+    "file_name",
+    "record_id",
+    "url_slug",
+    "none",
+)
 """Values of the documents table's `title_source` column."""
 
 
@@ -145,7 +153,12 @@ def _url_name(url: str) -> str:
 
 
 def choose_title(
-    text: str, cfg: CleanConfig, metadata_title: str = "", name: str = "", url: str = ""
+    text: str,
+    cfg: CleanConfig,
+    metadata_title: str = "",
+    name: str = "",
+    url: str = "",
+    name_source: str = "file_name",
 ) -> tuple[str, str]:
     """The title of a document and the rule that chose it (one of SOURCES).
 
@@ -153,8 +166,9 @@ def choose_title(
         text: the document's text as loaded (markdown for HTML pages).
         cfg: the clean config (patterns and limits).
         metadata_title: the title the source itself gives, if any.
-        name: the file name's stem, if the document came from a file of its own.
+        name: the file name's stem (or a record's own ID), if the document has one.
         url: the document's URL, if any.
+        name_source: how `name` is reported when it becomes the title (file_name, record_id).
     """
     rules = _rules(cfg)
     meta = _plain(metadata_title)
@@ -184,9 +198,7 @@ def choose_title(
     if candidates and len(wanted) < 2:
         return candidates[0][1], "first_heading"
     if name:
-        return readable_slug(name)[: rules.max_chars], "file_name"
+        return readable_slug(name)[: rules.max_chars], name_source
     if slug:
         return readable_slug(slug)[: rules.max_chars], "url_slug"
-    if candidates:
-        return candidates[0][1], "first_heading"
     return "", "none"

@@ -89,3 +89,21 @@ def test_real_articles_get_no_navigation_byline_or_fragment_titles(config, tmp_p
     assert set(documents["title_source"]) <= {"slug_heading", "first_heading", "file_name"}
     # Most pages do carry their own title line; the name is the fallback, not the rule.
     assert (documents["title_source"] == "slug_heading").mean() > 0.6
+
+
+def test_records_fall_back_to_a_wordy_id_never_a_number(config, tmp_path):
+    text = "Attachment trauma happens when the bond between a child and a caregiver breaks down."
+    rows = [
+        {"id": "healing-attachment-trauma", "text": text},
+        {"id": "17", "text": text},
+        {"id": "9", "text": text, "url": "https://example.org/blog/calm-anxiety-tips"},
+    ]
+    path = tmp_path / "rows.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
+    documents, _ = load_documents([path], config)
+    got = list(zip(documents["title"], documents["title_source"]))
+    assert got == [
+        ("Healing attachment trauma", "record_id"),
+        ("", "none"),
+        ("Calm anxiety tips", "url_slug"),
+    ]
