@@ -227,3 +227,18 @@ def test_a_failing_stage_is_one_line_exit_1_and_a_rerun_resumes(tmp_path, monkey
     for name in ("load", "segment", "extract"):  # resumed: the finished stages are not redone
         assert counts[name].get("skipped") == "inputs unchanged", (name, counts[name])
     assert "skipped" not in counts["topics"]
+
+
+def test_a_corpus_with_nothing_usable_still_reports_why(tmp_path):
+    """Every input rejected or too short to model: a run, a report, and a topics row saying why."""
+    corpus = tmp_path / "in"
+    corpus.mkdir()
+    ref = _reference()
+    for name in ("empty.txt", "binary.txt", "missing-columns.csv", "boilerplate.txt", "tiny.md"):
+        (corpus / name).write_bytes(BROKEN[name](ref))
+    run_pipeline_cli(corpus, tmp_path / "out")
+    from pipeline.io import read_table
+
+    topics = read_table(tmp_path / "out", "topics")
+    assert len(topics) == 1 and topics["note"].iloc[0]
+    assert "no topic" in (tmp_path / "out" / "report" / "report.md").read_text(encoding="utf-8")
