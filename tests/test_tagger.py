@@ -19,10 +19,13 @@ from tests.conftest import REFERENCE, shared_path
 SCORER = Path(__file__).resolve().parents[2] / "shared" / "tools" / "score_extraction.py"
 
 # Fold 0 of the 5-fold split (seed 0), trained on the other four folds: measured in
-# `pipeline evaluate --cv` on 2026-12-01 at signs 0.549, causes 0.370, interventions 0.618,
-# claims 0.522 (rules on the same articles: 0.362, 0.186, 0.412, 0.650). The floors sit 0.05 to
-# 0.12 below (the spread between seeds is up to 0.05), so that a real regression fails the build.
-FOLD0_FLOOR = {"signs": 0.50, "causes": 0.30, "interventions": 0.50, "claims": 0.40}
+# `pipeline evaluate --cv` on 2026-12-02 at signs 0.551, causes 0.279, interventions 0.573,
+# claims 0.571 (rules on the same articles: 0.382, 0.184, 0.402, 0.650). The floors sit below
+# (the spread between seeds is up to 0.05), so that a real regression fails the build. Causes
+# were 0.370 on this fold before titles stopped swallowing opening paragraphs (2026-12-02): the
+# fold model now predicts about a third as many causes, while the 5-fold causes F1 moved only
+# from 0.435 to 0.428, so that floor was re-set from 0.30 to 0.25 (see the README).
+FOLD0_FLOOR = {"signs": 0.50, "causes": 0.25, "interventions": 0.50, "claims": 0.40}
 
 
 def _small(config, epochs: int = 2, **changes):
