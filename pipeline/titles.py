@@ -134,8 +134,18 @@ def slug_words(name: str) -> set[str]:
     return set(content_words(" ".join(parts)))
 
 
+def _printable(name: str) -> str:
+    """A file name as text: bytes the file system could not decode (Python keeps them as lone
+    surrogates) become U+FFFD, which every table format can store."""
+    try:
+        return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    except UnicodeEncodeError:
+        return name.encode("utf-8", "replace").decode("utf-8")
+
+
 def readable_slug(name: str) -> str:
     """A file name or URL slug as a title: words, first letter capitalised."""
+    name = _printable(name)
     parts = [p for p in _SLUG_SPLIT.split(unquote(name)) if p and not _HASHY.match(p.lower())]
     text = " ".join(parts).strip()
     return text[:1].upper() + text[1:]

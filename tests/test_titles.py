@@ -107,3 +107,10 @@ def test_records_fall_back_to_a_wordy_id_never_a_number(config, tmp_path):
         ("", "none"),
         ("Calm anxiety tips", "url_slug"),
     ]
+
+
+def test_an_undecodable_file_name_gives_a_storable_title(config):
+    # os.listdir keeps a Latin-1 byte of a UTF-8 file system as a lone surrogate.
+    title, source = choose_title("", config.clean, name="Caf\udce9-notes")
+    assert (title, source) == ("Caf\ufffd notes", "file_name")
+    title.encode("utf-8")  # storable in Parquet
