@@ -816,41 +816,31 @@ def run_pipeline(
         started = datetime.now(UTC)
         executor = make_executor(config)
         stages: list[StageResult] = []
-        try:
-            with stage_guard(out_dir, "load"):
+
+        def run(name: str, stage_fn: Callable[..., StageResult], **kwargs) -> None:
+            with stage_guard(out_dir, name):
                 stages.append(
-                    stage_load(inputs, out_dir, config, progress, executor, "load" in forced)
-                )
-            with stage_guard(out_dir, "segment"):
-                stages.append(
-                    stage_segment(out_dir, config, progress, executor, "segment" in forced)
-                )
-            with stage_guard(out_dir, "extract"):
-                stages.append(
-                    stage_extract(out_dir, config, progress, executor, "extract" in forced)
-                )
-            with stage_guard(out_dir, "topics"):
-                stages.append(
-                    stage_topics(
-                        out_dir,
-                        config,
-                        progress,
-                        "topics" in forced,
-                        executor if executor.name != "local" else None,
+                    stage_fn(
+                        out_dir=out_dir,
+                        config=config,
+                        progress=progress,
+                        force=name in forced,
+                        **kwargs,
                     )
                 )
+
+        try:
+            run("load", stage_load, inputs=inputs, executor=executor)
+            run("segment", stage_segment, executor=executor)
+            run("extract", stage_extract, executor=executor)
+            # Topics embed on the executor only when it is a cluster (see stage_topics).
+            run("topics", stage_topics, executor=executor if executor.name != "local" else None)
         finally:
             executor.close()
-        with stage_guard(out_dir, "compare"):
-            stages.append(stage_compare(out_dir, config, progress, "compare" in forced))
+        run("compare", stage_compare)
         rejected = len(read_table(out_dir, "rejected"))
         write_manifest(out_dir, config, inputs, stages, started, config_path)
-        with stage_guard(out_dir, "report"):
-            stages.append(
-                stage_report(
-                    out_dir, report_dir or out_dir / "report", config, progress, "report" in forced
-                )
-            )
+        run("report", stage_report, report_dir=report_dir or out_dir / "report")
         write_manifest(out_dir, config, inputs, stages, started, config_path)
     return RunResult(out_dir, stages, rejected)
 

@@ -225,7 +225,9 @@ class StageFailed(RuntimeError):
 @contextmanager
 def stage_guard(out_dir: Path, stage: str):
     """Turn an unexpected exception inside a stage into StageFailed, with the traceback saved
-    to `OUT/logs/<stage>-error.txt`. Lock and interrupt errors pass through unchanged."""
+    to `OUT/logs/<stage>-error.txt` (removed again once the stage succeeds). Lock and interrupt
+    errors pass through unchanged."""
+    log = Path(out_dir) / "logs" / f"{stage}-error.txt"
     try:
         yield
     except (OutputLocked, StageFailed):
@@ -233,7 +235,6 @@ def stage_guard(out_dir: Path, stage: str):
     except Exception as exc:
         import traceback
 
-        log = Path(out_dir) / "logs" / f"{stage}-error.txt"
         with suppress(OSError):  # an unwritable folder must not hide the original error
             log.parent.mkdir(parents=True, exist_ok=True)
             stamp = datetime.now(UTC).isoformat(timespec="seconds")
@@ -242,6 +243,9 @@ def stage_guard(out_dir: Path, stage: str):
                 encoding="utf-8",
             )
         raise StageFailed(stage, exc, log) from exc
+    with suppress(OSError):  # the failure it recorded is history now
+        log.unlink(missing_ok=True)
+        log.parent.rmdir()  # only when no other stage's log is left
 
 
 def failpoint(name: str) -> None:

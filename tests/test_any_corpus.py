@@ -222,6 +222,7 @@ def test_a_failing_stage_is_one_line_exit_1_and_a_rerun_resumes(tmp_path, monkey
     again = runner.invoke(app, ["run", "-i", str(corpus), "-o", str(out)])
     assert again.exit_code == 0, again.output[-2000:]
     assert (out / "topics.parquet").exists()
+    assert not (out / "logs").exists()  # the recorded failure is gone with the failure
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     counts = {s["name"]: s["counts"] for s in manifest["stages"]}
     for name in ("load", "segment", "extract"):  # resumed: the finished stages are not redone
