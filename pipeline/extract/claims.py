@@ -416,6 +416,8 @@ def claim_from_spans(
         return None
     cue_start, cue_end = _trim_cue(text, *cue)
     source = text[cue_start:cue_end]
+    if not any(ch.isalnum() for ch in source):  # no attribution left: advice, not a claim
+        return None
     stype = _source_type(
         source,
         "footnote" if re.fullmatch(r"[\W\d]+", source or "x") else pattern,

@@ -94,17 +94,28 @@ def _model_claims(doc: Doc, threshold: float, persons: list[str]) -> list:
     takes the nearest cue in or beside them (or, when the tagger marked none there, the cue a
     rule pattern finds for those sentences), and its attributes from that cue. A span with no
     cue at all is not a claim."""
-    cues = list(doc.spans.get("sh_cue", []))
+    # A cue names a source or is a footnote marker: a lone quote mark or dash is neither.
+    cues = [c for c in doc.spans.get("sh_cue", []) if any(ch.isalnum() for ch in c.text)]
     rule_cues = None
     spans = doc.spans.get("sh_claim", [])
     scores = spans.attrs.get("scores", []) if len(spans) else []
     confidences = spans.attrs.get("confidence", scores) if len(spans) else []
     claims, taken = [], set()
-    for span, score, confidence in sorted(zip(spans, scores, confidences), key=lambda p: -p[1]):
-        if score < threshold:
-            continue
+    kept = [(sp, sc, cf) for sp, sc, cf in zip(spans, scores, confidences) if sc >= threshold]
+    regions = [_claim_region(doc, span, None) for span, _, _ in kept]
+
+    def usable(cue: Span, start: int, end: int) -> bool:
+        """A cue governs the clause it stands in: a claim in the next or previous sentence may
+        borrow it only when no tagged claim sits in the cue's own sentence."""
+        if cue.start >= start and cue.end <= end:
+            return True
+        if not (cue.end > start - 3 and cue.start < end + 3):
+            return False
+        return not any(s <= cue.start and cue.end <= e for s, e in regions)
+
+    for span, _score, confidence in sorted(kept, key=lambda p: -p[1]):
         sent_start, sent_end = _claim_region(doc, span, None)
-        near = [c for c in cues if c.end > sent_start - 3 and c.start < sent_end + 3]
+        near = [c for c in cues if usable(c, sent_start, sent_end)]
         if not near:
             if rule_cues is None:
                 found = find_doc_claims(doc)
@@ -113,11 +124,7 @@ def _model_claims(doc: Doc, threshold: float, persons: list[str]) -> list:
                     for c in found
                     if c.cue_end > c.cue_start
                 ]
-            near = [
-                c
-                for c in rule_cues
-                if c is not None and c.end > sent_start - 3 and c.start < sent_end + 3
-            ]
+            near = [c for c in rule_cues if c is not None and usable(c, sent_start, sent_end)]
         cue = min(
             near,
             key=lambda c: min(abs(c.start - span.end), abs(span.start - c.end)),
