@@ -219,9 +219,12 @@ def test_the_packaged_tagger_records_how_it_was_trained():
     meta = json.loads((TAGGER_DIR / "meta.json").read_text())
     assert meta["articles"] == 139 and meta["unplaced_items"] <= 30
     assert meta["members"] == meta["train"]["ensemble"]
-    assert set(meta["calibration"]) == {"mention", "claim"}
+    assert "mention" in meta["calibration"]  # thousands of spans: calibration must help
     for head, reliability in meta["calibration_report"].items():
-        # Out-of-fold: calibrated confidences are closer to the share of right spans.
-        assert reliability["ece_calibrated"] < reliability["ece_raw"], head
+        # Out-of-fold: a shipped map brings confidences closer to the share of right spans;
+        # a map that would not is not shipped.
+        assert reliability["used"] == (head in meta["calibration"]), head
+        if reliability["used"]:
+            assert reliability["ece_calibrated"] < reliability["ece_raw"], head
     size = (TAGGER_DIR / "model.safetensors").stat().st_size
     assert size < 50 * 2**20

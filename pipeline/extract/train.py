@@ -200,7 +200,8 @@ def calibration(
     """Isotonic maps from a span's raw score to the share of such spans that are right, fitted
     on out-of-fold predictions (each paragraph scored by a model that did not train on its
     article), and their reliability: expected calibration error of the raw scores and of the
-    calibrated ones (each fold through a map fitted on the other folds).
+    calibrated ones (each fold through a map fitted on the other folds); `used` says whether
+    the map lowers that error (train_tagger ships only those).
     """
     pairs: dict[str, list[tuple[int, float, bool]]] = {"mention": [], "claim": []}
     for fold in sorted(set(doc_fold.values())):
@@ -235,6 +236,7 @@ def calibration(
             "ece_raw": _ece(x, y),
             "ece_calibrated": _ece(crossed, y),
         }
+        report[head]["used"] = report[head]["ece_calibrated"] < report[head]["ece_raw"]
     return tables, report
 
 
@@ -355,7 +357,10 @@ def train_tagger(
         )
         single = config.train.model_copy(update={"ensemble": 1})
         tables, report = calibration(examples, folds, single, config.extract.outside_weight)
-        tagger.meta.update(calibration=tables, calibration_report=report)
+        # A map that does not beat the raw scores out of fold (too few spans for isotonic
+        # regression) is not shipped: that head's confidence stays its raw score.
+        shipped = {head: table for head, table in tables.items() if report[head]["used"]}
+        tagger.meta.update(calibration=shipped, calibration_report=report)
     tagger.meta.update(
         articles=len(articles),
         gold=[Path(p).name for p in gold_paths],
