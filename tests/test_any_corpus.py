@@ -34,6 +34,23 @@ MARKUP = (
 )
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _libraries_loaded_outside_the_runner():
+    """Load the encoders and BERTopic once before any in-process run. Libraries that attach a
+    logging handler on first use (transformers, BERTopic) would otherwise bind it to the stderr
+    of the CliRunner call that loaded them, closed once that call returns; a later warning then
+    prints a logging traceback into another run's output. (A real `pipeline run` process has
+    one stderr for its whole life.)"""
+    import bertopic  # noqa: F401
+
+    from pipeline.config import load_config
+    from pipeline.embed import get_encoder
+
+    config = load_config()
+    for backend in ("minilm", "model2vec"):  # model2vec is distilled here on a fresh clone
+        get_encoder(backend, config.embeddings.cache_dir)
+
+
 # ---------------------------------------------------------------- real documents
 
 

@@ -197,8 +197,13 @@ def test_markup_in_articles_is_escaped_in_the_markdown(run):
     assert "Let’s" in md or "Insecure attachment causes" in md
     rendered = MarkdownIt("commonmark").enable("table").render(md)
     page = _Page(rendered)
-    assert {tag for tag, _ in page.tags}.isdisjoint({"script", "img", "a"})
+    assert {tag for tag, _ in page.tags}.isdisjoint({"script", "a", "iframe"})
+    for tag, attrs in page.tags:
+        assert not any(name.startswith("on") for name, _ in attrs), (tag, attrs)
+        if tag == "img":  # only the report's own figures
+            assert dict(attrs)["src"].endswith(".png"), attrs
     assert "&lt;script&gt;alert(2)&lt;/script&gt;" in rendered
+    assert "&lt;img src=x onerror=alert(1)&gt;" in rendered
 
 
 def test_markdown_cells_escape_formatting_and_table_syntax():
