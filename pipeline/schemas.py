@@ -173,8 +173,8 @@ TABLES: dict[str, Table] = {
                 Column(
                     "confidence",
                     _FLOAT,
-                    "0-1; tagger claims: calibrated probability that such a claim is right; "
-                    "empty for rule-found claims",
+                    "0-1; tagger claims: the claim score, calibrated when the tagger ships a "
+                    "claim map (meta.json); empty for rule-found claims",
                 ),
                 Column("notes", pa.list_(_STR), "observations, e.g. 'opening quote missing'"),
             ),
