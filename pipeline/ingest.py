@@ -43,7 +43,6 @@ _GZIP_CHUNK = 1 << 20
 
 _MAX_CONTROL_SHARE = 0.05  # more control bytes than this at the start: binary, not text
 _MAX_NUL_SHARE = 0.01  # more NUL bytes than this anywhere: binary; fewer are stray and removed
-_MD_HEADING = re.compile(r"^#{1,6}\s+")
 
 
 @dataclass
