@@ -53,13 +53,16 @@ _ABBREVIATION = re.compile(r"\b(dr|mr|mrs|ms|prof|st|vs|etc|e\.g|i\.e|no|fig|al)
 
 def _sentence_ends(text: str) -> list[int]:
     """Offsets where a sentence ends: not after an abbreviation, not inside a quotation."""
-    ends = []
+    ends, opened, closed, straight, seen = [], 0, 0, 0, 0
     for match in _SENTENCE_END.finditer(text):
         end = match.end()
-        before = text[:end]
-        if _ABBREVIATION.search(before[: match.start() + 1]):
+        chunk = text[seen:end]  # quote marks counted once, as the scan moves on
+        opened, closed = opened + chunk.count("“"), closed + chunk.count("”")
+        straight += chunk.count('"')
+        seen = end
+        if _ABBREVIATION.search(text[: match.start() + 1]):
             continue
-        if before.count("“") > before.count("”") or before.count('"') % 2:
+        if opened > closed or straight % 2:
             continue
         ends.append(end)
     return ends
