@@ -343,18 +343,29 @@ def evaluate(
         str | None,
         typer.Option(help="With --cv: comma-separated folds to test (default: all)."),
     ] = None,
+    support: Annotated[
+        bool,
+        typer.Option(
+            "--support",
+            help="Score the claim-to-item links against the gold `backs`: given the gold items "
+            "and claims, and end to end on the tables of the last --cv run in --out.",
+        ),
+    ] = False,
 ) -> None:
     """Score extraction against gold annotations: a run on the gold articles, or (--cv)
-    cross-validation that tests every article with a model that never saw it."""
+    cross-validation that tests every article with a model that never saw it; --support
+    scores the support links the same way."""
     cfg = _config(config)
-    paths = gold or ([Path(p) for p in cfg.train.gold] if cv else [])
+    paths = gold or ([Path(p) for p in cfg.train.gold] if cv or support else [])
     if not paths:
-        raise _fail("give --gold FILE, or --cv to cross-validate on train.gold")
+        raise _fail("give --gold FILE, or --cv / --support to cross-validate on train.gold")
     for path in paths:
         if not path.is_file():
             raise _fail(f"gold file {path} does not exist")
-    if cv:
-        _cross_validate(paths, cfg, out, folds)
+    if cv or support:
+        if cv:
+            _cross_validate(paths, cfg, out, folds)
+        _evaluate_support(paths, cfg, out or Path(cfg.paths.processed) / "cv", end_to_end=cv)
         return
     from pipeline.extract.evaluate import evaluate_gold, summarise
 
@@ -408,6 +419,58 @@ def _cross_validate(paths: list[Path], cfg, out: Path | None, folds: str | None)
     )
 
 
+def _evaluate_support(paths: list[Path], cfg, cv_dir: Path, end_to_end: bool) -> None:
+    """Link figures given the gold items and claims, then end to end when the tables of a
+    cross-validation run are in `cv_dir` (required after --cv)."""
+    import pandas as pd
+
+    from pipeline.compare.evaluate import cross_validate_links, end_to_end_support
+    from pipeline.extract.gold import read_gold
+
+    articles = [a for path in paths for a in read_gold(path)]
+    if not any(c.get("backs") for a in articles for c in a.get("claims", [])):
+        console.print("support: the gold files carry no `backs` links; nothing to score")
+        return
+    figures, rows, models = cross_validate_links(articles, cfg)
+    cv_dir.mkdir(parents=True, exist_ok=True)
+    rows.to_csv(cv_dir / "links-given-gold.csv", index=False)
+    table = [{"links": "given gold", **figures}]
+    scorer = Path(cfg.train.scorer).with_name("score_support.py")
+    if (cv_dir / "model" / "mentions.parquet").is_file() and scorer.is_file():
+        try:
+            e2e = end_to_end_support(articles, cv_dir, models, cfg, scorer)
+        except ValueError as exc:
+            raise _fail(str(exc)) from exc
+        table.append(
+            {
+                "links": "end to end",
+                **{k: int(e2e.get(k, 0)) for k in ("tp", "pred", "gold")},
+                **{k: e2e.get(k) for k in ("P", "R", "F1")},
+                "P_relation": e2e.get("relation_P"),
+                "R_relation": e2e.get("relation_R"),
+                "F1_relation": e2e.get("relation_F1"),
+            }
+        )
+    elif end_to_end:
+        raise _fail(f"no cross-validation tables or no {scorer}: cannot score end to end")
+    else:
+        console.print(
+            f"end to end: no cross-validation tables in {cv_dir / 'model'} "
+            "(run `pipeline evaluate --cv` first)"
+        )
+    columns = ["links", "tp", "pred", "gold", "P", "R", "F1", "P_relation", "R_relation"]
+    columns += ["F1_relation"]
+    _print_frame(
+        "support links, article-level cross-validation (given gold: gold items and claims, "
+        "the linker alone; end to end: extracted ones)",
+        pd.DataFrame(table)[columns],
+    )
+    console.print(
+        f"relation agreement on the links found given gold: {figures['relation_agreement']}; "
+        f"links per fold in {cv_dir / 'links-given-gold.csv'}"
+    )
+
+
 @app.command()
 def train(
     gold: Annotated[
@@ -430,12 +493,19 @@ def train(
     ] = None,
     config: ConfigOpt = None,
     seed: Annotated[int | None, typer.Option(help="Random seed (default: train.seed).")] = None,
+    linker_only: Annotated[
+        bool, typer.Option("--linker-only", help="Train only the claim-to-item linker (seconds).")
+    ] = False,
 ) -> None:
-    """Train the extraction tagger on the annotated corpus (and reviewers' verdicts).
+    """Train the extraction tagger and the claim-to-item linker on the annotated corpus (and
+    reviewers' verdicts).
 
-    Writes the weights and meta.json to --out, by default pipeline/resources/tagger/, which
-    `extract.method: model` uses; `extract.model_dir` points a run at another folder.
+    Writes the tagger's weights and meta.json to --out, by default pipeline/resources/tagger/,
+    which `extract.method: model` uses (`extract.model_dir` points a run at another folder),
+    and the linker to linker.json in --out, by default pipeline/resources/linker.json
+    (`compare.link_model` points a run at another file).
     """
+    from pipeline.compare.train import train_linker
     from pipeline.extract.model import TAGGER_DIR
     from pipeline.extract.train import train_tagger
 
@@ -449,8 +519,17 @@ def train(
     if review_db is not None and not review_db.is_file():
         raise _fail(f"review database {review_db} does not exist")
     tables_dir = tables or cfg.paths.processed
+    judged = tables_dir if review_db else None
+    with console.status("training the claim-to-item linker"):
+        linker = train_linker(cfg, paths, review_db, judged)
+    linker_path = (out or TAGGER_DIR.parent) / "linker.json"
+    linker.save(linker_path)
+    console.print_json(data=linker.meta)
+    console.print(f"linker: {linker_path}")
+    if linker_only:
+        return
     with console.status("training the tagger"):
-        tagger = train_tagger(cfg, paths, review_db, tables_dir if review_db else None)
+        tagger = train_tagger(cfg, paths, review_db, judged)
     target = out or TAGGER_DIR
     tagger.save(target)
     console.print_json(data={k: v for k, v in tagger.meta.items() if k != "architecture"})

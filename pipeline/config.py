@@ -118,6 +118,8 @@ class TrainConfig(_Section):
     folds: int = Field(ge=2)
     review_weight: int = Field(ge=1)
     calibration_folds: int = Field(ge=0)
+    link_c: float = Field(gt=0)
+    link_inner_folds: int = Field(ge=0)
 
 
 class ConceptsConfig(_Section):
@@ -160,8 +162,7 @@ class TopicsConfig(_Section):
 
 
 class CompareConfig(_Section):
-    generic_title_words: list[str]
-    min_topic_word_count: int = Field(ge=1)
+    link_model: Path | None
     evidence_csv: Path | None
     evidence_claim_column: str
     evidence_verdict_column: str

@@ -164,11 +164,13 @@ def build_context(
         ],
     }
     coverage = concept_coverage(support)
-    asserted = mentions[~mentions["in_claim"]]
     recurring: dict[str, list] = {}
-    # A concept's example is its most confident mention: the sentence that states it best.
+    mentions_per_concept = mentions["concept_id"].value_counts()
+    # A concept's example is its most confident mention in the article's own words (one
+    # inside a cited claim only when there is no other): the sentence that states it best.
     firsts = (
-        asserted.sort_values("confidence", ascending=False, kind="stable")
+        mentions.assign(_own=~mentions["in_claim"])
+        .sort_values(["_own", "confidence"], ascending=False, kind="stable")
         .drop_duplicates("concept_id")
         .set_index("concept_id")
     )
@@ -181,9 +183,10 @@ def build_context(
                 {
                     "concept": r.concept,
                     "n_articles": r.n_articles,
-                    "n_mentions": int((asserted["concept_id"] == r.concept_id).sum()),
+                    "n_mentions": int(mentions_per_concept.get(r.concept_id, 0)),
                     "n_backed": r.n_backed,
-                    "n_partial": r.n_partial,
+                    "n_weaker": r.n_weaker,
+                    "n_contradicted": r.n_contradicted,
                     "share_backed": r.share_backed,
                     "example": first.sentence or first.text,
                     "example_source": f"{article(first.doc_id)} — {sources.get(first.doc_id, '')}",

@@ -78,7 +78,7 @@ _CODE: dict[str, tuple[str, ...]] = {
     ),
     "concepts": ("extract/concepts.py", "embed.py", "lexicon.py", "runner.py"),
     "topics": ("topics.py", "embed.py", "lexicon.py"),
-    "compare": ("compare.py", "text.py", "extract/claims.py", "lexicon.py", "resources"),
+    "compare": ("compare", "text.py", "extract/claims.py", "lexicon.py", "resources"),
     "report": ("report.py", "figures.py", "templates", "review"),
 }
 
@@ -714,8 +714,15 @@ def stage_compare(
     with _timed(results, "compare") as stage:
         evidence = config.compare.evidence_csv
         evidence_digest = file_digest(evidence) if evidence and Path(evidence).is_file() else ""
+        linker = config.compare.link_model
+        linker_digest = file_digest(linker) if linker and Path(linker).is_file() else ""
         key = tables_key(
-            out_dir, _COMPARE_INPUTS, _CODE["compare"], config.compare, evidence_digest
+            out_dir,
+            _COMPARE_INPUTS,
+            _CODE["compare"],
+            config.compare,
+            evidence_digest,
+            linker_digest,
         )
         outputs = ("support", "flags", "concept_coverage", "evidence_matches")
         if _skipped(stage, out_dir, key, outputs, force):

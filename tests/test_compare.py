@@ -1,6 +1,7 @@
 """The compare stage: what the reference article asserts against the research it cites, small
-hand-built articles for each rule (backed, partial, hedging, strength, claims' own mentions),
-the coverage tables, and matching against an external evidence base (HealthFC)."""
+hand-built articles for each rule (backed, weaker, contradicted, hedging, strength, items
+named only inside a claim, a narrower concept), the coverage tables, and matching against an
+external evidence base (HealthFC)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import pandas as pd
 import pytest
 
 from pipeline.compare import (
+    SUPPORT_STATUSES,
     category_coverage,
     compare_articles,
     concept_coverage,
@@ -56,17 +58,28 @@ def _claim(claims: pd.DataFrame, fragment: str) -> pd.Series:
 def test_neglect_and_abuse_are_backed_by_the_cited_attachment_findings(reference):
     support, claims = reference["support"], reference["claims"]
     texts = dict(zip(claims["claim_id"], claims["text"]))
-    for concept in ("childhood neglect", "abuse"):
+    for concept, finding in (
+        ("childhood neglect", "predictive of disorganized attachment"),
+        ("abuse", "predictive of disorganized attachment"),
+        ("maltreatment", "Children exposed to maltreatment"),
+    ):
         row = _row(support, concept)
         assert row["category"] == "cause"
         assert row["status"] == "backed"
+        assert set(row["relations"]) == {"supports"}
         backing = [texts[c] for c in row["claim_ids"]]
-        assert any("predictive of disorganized attachment" in t for t in backing), backing
+        assert any(finding in t for t in backing), backing
+        assert finding[:30] in row["reason"] or "…" in row["reason"]
 
 
-def test_parental_mental_health_is_at_best_partial(reference):
+def test_parental_mental_health_is_weaker_backing_an_association(reference):
     row = _row(reference["support"], "parental mental health issues")
-    assert row["status"] in {"partial", "unbacked"}
+    claims = reference["claims"].set_index("claim_id")
+    assert row["status"] == "weaker"
+    assert list(row["relations"]) == ["weaker"]
+    (claim_id,) = row["claim_ids"]
+    assert "has been associated with" in claims.loc[claim_id, "text"]
+    assert "only an association" in row["reason"]
 
 
 def test_separation_and_inconsistent_caregiving_are_unbacked(reference):
@@ -96,6 +109,8 @@ def test_support_rows_give_a_reason_and_point_at_real_claims(reference):
         assert set(row.claim_ids) <= known, row.concept
         # A status resting on claims names them; unbacked names none.
         assert (len(row.claim_ids) > 0) == (row.status != "unbacked"), row.concept
+        assert len(row.relations) == len(row.link_scores) == len(row.claim_ids)
+        assert all(0 <= p <= 1 for p in row.link_scores)
 
 
 def test_most_citations_are_vague_attributions(reference):
@@ -220,6 +235,19 @@ def _flags_on(flags: pd.DataFrame, concept_id: str) -> set[str]:
     return set(flags[flags["item_id"] == f"{DOC}|{concept_id}"]["flag"])
 
 
+def _neglect(config, assertion: str, quote: str):
+    """An article asserting childhood neglect, then citing `quote` about neglect."""
+    tables = _tables(
+        [*CONTEXT, assertion, f"“{quote}”{CUE}"],
+        [
+            (2, "Childhood neglect", "cause:childhood-neglect", "childhood neglect"),
+            (3, "Neglect", "cause:childhood-neglect", "childhood neglect"),
+        ],
+        [(3, quote)],
+    )
+    return _compare(config, *tables)
+
+
 @pytest.mark.parametrize(
     ("assertion", "dropped"),
     [
@@ -229,15 +257,7 @@ def _flags_on(flags: pd.DataFrame, concept_id: str) -> set[str]:
 )
 def test_hedged_claim_stated_flatly_is_hedging_dropped(config, assertion, dropped):
     quote = "Neglect may contribute to attachment trauma in later life,"
-    tables = _tables(
-        [*CONTEXT, assertion, f"“{quote}”{CUE}"],
-        [
-            (2, "Childhood neglect", "cause:childhood-neglect", "childhood neglect"),
-            (3, "Neglect", "cause:childhood-neglect", "childhood neglect"),
-        ],
-        [(3, quote)],
-    )
-    support, flags = _compare(config, *tables)
+    support, flags = _neglect(config, assertion, quote)
     assert support.loc["cause:childhood-neglect", "status"] == "backed"
     assert ("hedging dropped" in _flags_on(flags, "cause:childhood-neglect")) is dropped
 
@@ -250,28 +270,20 @@ def test_hedged_claim_stated_flatly_is_hedging_dropped(config, assertion, droppe
     ],
 )
 def test_causal_assertion_needs_causal_backing(config, quote, mismatch):
-    tables = _tables(
-        [*CONTEXT, "Childhood neglect can lead to attachment trauma.", f"“{quote}”{CUE}"],
-        [
-            (2, "Childhood neglect", "cause:childhood-neglect", "childhood neglect"),
-            (3, "Neglect", "cause:childhood-neglect", "childhood neglect"),
-        ],
-        [(3, quote)],
-    )
-    support, flags = _compare(config, *tables)
+    support, flags = _neglect(config, "Childhood neglect can lead to attachment trauma.", quote)
     assert support.loc["cause:childhood-neglect", "status"] == "backed"
     assert ("strength mismatch" in _flags_on(flags, "cause:childhood-neglect")) is mismatch
 
 
 @pytest.mark.parametrize(
-    ("quote", "status"),
+    ("quote", "status", "relation"),
     [
-        # Names the concept, not the article's condition: a broader or different finding.
-        ("Parental depression may harm a child's wellbeing over many years,", "partial"),
-        ("Parental depression is linked to attachment trauma in children,", "backed"),
+        ("Parental depression may harm a child's wellbeing over many years,", "backed", "supports"),
+        ("Parental depression is linked to attachment trauma in children,", "weaker", "weaker"),
+        ("Parental depression was not associated with attachment trauma,", "contradicted", None),
     ],
 )
-def test_claim_naming_the_concept_but_not_the_condition_is_partial(config, quote, status):
+def test_the_claims_wording_decides_the_relation(config, quote, status, relation):
     tables = _tables(
         [
             *CONTEXT,
@@ -288,13 +300,27 @@ def test_claim_naming_the_concept_but_not_the_condition_is_partial(config, quote
     row = support.loc["cause:parental-depression"]
     assert row["status"] == status
     assert list(row["claim_ids"]) == list(tables[3]["claim_id"])
-    if status == "partial":
-        assert "not the article's condition" in row["reason"]
-        assert "attachment" in row["reason"] and "trauma" in row["reason"]
+    assert list(row["relations"]) == [relation or "contradicts"]
+    assert "names it inside the claim" in row["reason"]
+
+
+def test_an_association_backs_a_sign_fully(config):
+    """Signs are associations by nature: "linked to" is not weaker backing for a sign."""
+    quote = "Hypervigilance is linked to attachment trauma in adults,"
+    tables = _tables(
+        [*CONTEXT, "Hypervigilance is a common sign.", f"“{quote}”{CUE}"],
+        [
+            (2, "Hypervigilance", "sign:hypervigilance", "hypervigilance"),
+            (3, "Hypervigilance", "sign:hypervigilance", "hypervigilance"),
+        ],
+        [(3, quote)],
+    )
+    support, _ = _compare(config, *tables)
+    assert support.loc["sign:hypervigilance", "status"] == "backed"
 
 
 @pytest.mark.parametrize("in_claim", [True, False])
-def test_mentions_inside_claims_are_not_assertions(config, in_claim):
+def test_an_item_named_only_inside_a_claim_is_backed_by_it(config, in_claim):
     quote = "Maltreatment is linked to attachment trauma in children,"
     tables = _tables(
         [*CONTEXT, "Attachment trauma is common.", f"“{quote}”{CUE}"],
@@ -303,22 +329,50 @@ def test_mentions_inside_claims_are_not_assertions(config, in_claim):
         in_claim=in_claim,
     )
     support, _ = _compare(config, *tables)
-    # Only a mention outside the claim makes the article assert the concept.
-    assert ("cause:maltreatment" in support.index) is not in_claim
+    # The article states the cause through the claim it cites: the claim speaks about it.
+    row = support.loc["cause:maltreatment"]
+    assert row["status"] == "weaker"
+    assert list(row["claim_ids"]) == list(tables[3]["claim_id"])
 
 
-def test_substance_abuse_finding_does_not_back_abuse(config):
-    quote = "Substance abuse is linked to attachment trauma in young adults,"
+@pytest.mark.parametrize(
+    ("quote", "phrase", "concept_id", "label", "abuse_status"),
+    [
+        # "substance abuse" names another item, not a kind of abuse: no link to "abuse".
+        (
+            "Substance abuse is linked to attachment trauma in young adults,",
+            "Substance abuse",
+            "cause:substance-abuse",
+            "substance abuse",
+            "unbacked",
+        ),
+        # The lexicon says child abuse is a kind of abuse: the claim speaks about abuse too.
+        (
+            "Child abuse predicts attachment trauma in adults,",
+            "Child abuse",
+            "cause:child-abuse",
+            "child abuse",
+            "backed",
+        ),
+    ],
+)
+def test_a_claim_about_another_item_backs_only_the_broader_concept_it_is_a_kind_of(
+    config, quote, phrase, concept_id, label, abuse_status
+):
     tables = _tables(
-        [*CONTEXT, "Abuse in childhood can lead to attachment trauma.", f"“{quote}”{CUE}"],
         [
-            (2, "Abuse", "cause:abuse", "abuse"),
-            (3, "Substance abuse", "cause:substance-abuse", "substance abuse"),
+            *CONTEXT,
+            "Abuse in childhood can lead to attachment trauma.",
+            "Friends matter too.",
+            "Loneliness is hard.",
+            f"“{quote}”{CUE}",
         ],
-        [(3, quote)],
+        [(2, "Abuse", "cause:abuse", "abuse"), (5, phrase, concept_id, label)],
+        [(5, quote)],
     )
     support, _ = _compare(config, *tables)
-    assert support.loc["cause:abuse", "status"] == "unbacked"
+    assert support.loc["cause:abuse", "status"] == abuse_status
+    assert support.loc[concept_id, "status"] != "unbacked"
 
 
 # --- coverage tables -------------------------------------------------------------------------
@@ -328,29 +382,27 @@ def test_coverage_tables_count_a_hand_built_support_table():
     support = pd.DataFrame(
         [
             ("a", "cause:abuse", "cause", "abuse", "backed"),
-            ("b", "cause:abuse", "cause", "abuse", "partial"),
-            ("c", "cause:abuse", "cause", "abuse", "unbacked"),
+            ("b", "cause:abuse", "cause", "abuse", "weaker"),
+            ("c", "cause:abuse", "cause", "abuse", "contradicted"),
+            ("d", "cause:abuse", "cause", "abuse", "unbacked"),
             ("a", "sign:shame", "sign", "shame", "unbacked"),
             ("b", "sign:shame", "sign", "shame", "unbacked"),
         ],
         columns=["doc_id", "concept_id", "category", "concept", "status"],
     )
     concepts = concept_coverage(support).set_index("concept_id")
-    assert concepts.loc["cause:abuse", ["n_articles", "n_backed", "n_partial"]].tolist() == [
-        3,
-        1,
-        1,
-    ]
-    assert concepts.loc["cause:abuse", "share_backed"] == pytest.approx(1 / 3, abs=1e-4)
+    columns = ["n_articles", "n_backed", "n_weaker", "n_contradicted"]
+    assert concepts.loc["cause:abuse", columns].tolist() == [4, 1, 1, 1]
+    assert concepts.loc["cause:abuse", "share_backed"] == pytest.approx(1 / 4, abs=1e-4)
     assert concepts.loc["sign:shame", ["n_articles", "n_backed", "share_backed"]].tolist() == [
         2,
         0,
         0.0,
     ]
     categories = category_coverage(support).set_index("category")
-    assert categories.loc["cause", "assertions"] == 3
-    for status in ("backed", "partial", "unbacked"):
-        assert categories.loc["cause", f"share_{status}"] == pytest.approx(1 / 3, abs=1e-4)
+    assert categories.loc["cause", "assertions"] == 4
+    for status in SUPPORT_STATUSES:
+        assert categories.loc["cause", f"share_{status}"] == pytest.approx(1 / 4, abs=1e-4)
     assert categories.loc["sign", "share_unbacked"] == 1.0
 
 
@@ -361,14 +413,14 @@ def test_coverage_tables_agree_with_the_reference_support_table(reference):
     for row in support.itertuples(index=False):
         cov = written.loc[row.concept_id]
         assert cov["n_articles"] == 1
-        assert cov["n_backed"] == int(row.status == "backed")
-        assert cov["n_partial"] == int(row.status == "partial")
+        for status in ("backed", "weaker", "contradicted"):
+            assert cov[f"n_{status}"] == int(row.status == status)
         assert cov["share_backed"] == float(row.status == "backed")
     categories = category_coverage(support).set_index("category")
     counts = support.groupby("category")["status"].value_counts()
     for category, group in support.groupby("category"):
         assert categories.loc[category, "assertions"] == len(group)
-        for status in ("backed", "partial", "unbacked"):
+        for status in SUPPORT_STATUSES:
             expected = counts.get((category, status), 0) / len(group)
             assert categories.loc[category, f"share_{status}"] == pytest.approx(expected, abs=1e-4)
 

@@ -165,14 +165,42 @@ def test_a_verdict_is_recorded_with_the_reviewer_and_read_back(ann, server):
 
 
 def test_a_correction_records_the_new_value(ann):
-    support = _items(ann, type="support")[0]
-    other = "partial" if support["support_status"] != "partial" else "backed"
+    support = _items(ann, type="support")
+    item = next(
+        s for s in support if s["support_status"] == "unbacked" and s["details"]["candidates"]
+    )
+    claim_id = item["details"]["candidates"][0]["claim_id"]
+    # A linked status needs a claim of the article, and only claims of that article.
+    missing = _post(
+        ann, item["item_id"], verdict="correct", base_seq=0, correction={"status": "weaker"}
+    )
+    assert missing.status_code == 422 and "at least one linked claim" in missing.json()["error"]
+    foreign = _post(
+        ann,
+        item["item_id"],
+        verdict="correct",
+        base_seq=0,
+        correction={"status": "backed", "claim_ids": ["someone-else:clm:0-10"]},
+    )
+    assert foreign.status_code == 422 and "not a claim of this article" in foreign.json()["error"]
     response = _post(
-        ann, support["item_id"], verdict="correct", base_seq=0, correction={"status": other}
+        ann,
+        item["item_id"],
+        verdict="correct",
+        base_seq=0,
+        correction={"status": "weaker", "claim_ids": [claim_id]},
     )
     assert response.status_code == 201
-    assert response.json()["old_value"] == {"status": support["support_status"]}
-    assert response.json()["new_value"] == {"status": other}
+    assert response.json()["old_value"] == {"status": "unbacked", "claim_ids": []}
+    assert response.json()["new_value"] == {"status": "weaker", "claim_ids": [claim_id]}
+    # Set back to unbacked alone, the links go with it.
+    backed = next(s for s in support if s["support_status"] == "backed")
+    response = _post(
+        ann, backed["item_id"], verdict="correct", base_seq=0, correction={"status": "unbacked"}
+    )
+    assert response.status_code == 201
+    assert response.json()["old_value"]["claim_ids"] == backed["details"]["claim_ids"]
+    assert response.json()["new_value"] == {"status": "unbacked", "claim_ids": []}
 
 
 def test_the_form_records_a_verdict_and_moves_to_the_next_item(ann):

@@ -61,7 +61,7 @@ def read_gold(path: Path) -> list[dict]:
     return articles
 
 
-def _find(text: str, needle: str, start: int) -> tuple[int, int] | None:
+def find_text(text: str, needle: str, start: int) -> tuple[int, int] | None:
     """Offsets of `needle` in `text`, searched from `start` then from 0, exact then with
     flexible whitespace and quotes."""
     needle = needle.strip()
@@ -92,7 +92,7 @@ def place_items(article: dict, text: str) -> tuple[list[tuple[int, int, str]], i
     for key, label in CATEGORIES.items():
         cursor = 0
         for item in article.get(key, []):
-            found = _find(text, item["evidence"], cursor)
+            found = find_text(text, item["evidence"], cursor)
             if found is None:
                 unplaced += 1
                 continue
@@ -100,7 +100,7 @@ def place_items(article: dict, text: str) -> tuple[list[tuple[int, int, str]], i
             cursor = found[1]
     cursor = 0
     for claim in article.get("claims", []):
-        found = _find(text, claim["text"], cursor)
+        found = find_text(text, claim["text"], cursor)
         if found is None:
             unplaced += 1
             continue
@@ -108,7 +108,7 @@ def place_items(article: dict, text: str) -> tuple[list[tuple[int, int, str]], i
         cursor = found[1]
         cue = claim.get("cue") or ""
         # The cue stands next to its claim: search it near the claim first.
-        near = _find(text, cue, max(0, found[0] - 300)) if cue else None
+        near = find_text(text, cue, max(0, found[0] - 300)) if cue else None
         if near is not None:
             spans.append((*near, "cue"))
     return sorted(spans), unplaced

@@ -264,11 +264,7 @@ def _latest_verdicts(db_path: Path) -> list[dict]:
     """The current (latest) verdict of every reviewed mention and claim."""
     from pipeline.review.store import ReviewStore
 
-    latest: dict[str, dict] = {}
-    for entry in ReviewStore(Path(db_path)).log():
-        if entry["item_type"] in ("mention", "claim"):
-            latest[entry["item_id"]] = entry
-    return list(latest.values())
+    return ReviewStore(Path(db_path)).latest_verdicts(("mention", "claim"))
 
 
 def _verdict_label(head: str, value: dict) -> str:

@@ -17,6 +17,7 @@ import hmac
 import ipaddress
 import json
 import logging
+import re
 import secrets
 import socket
 import threading
@@ -691,6 +692,8 @@ def _form_correction(form: dict[str, str], item: dict) -> dict:
         if key == "text" or key not in form:
             continue
         given = form[key].strip() if key in ("concept",) else form[key]
+        if key == "claim_ids":  # comma- or space-separated IDs, as the form shows them
+            given = [part for part in re.split(r"[\s,]+", given) if part]
         if key in ("start", "end"):
             try:
                 given = int(given)

@@ -14,11 +14,12 @@ from urllib.parse import urlparse
 import pandas as pd
 
 from pipeline.io import sha256_text
+from pipeline.text import excerpt
 
 ITEM_TYPES = ("mention", "claim", "support")
 SOURCE_TYPES = ("study", "researchers", "expert", "organization", "publication", "other")
 # A claim's own support status: the best status among the support rows resting on it.
-CLAIM_STATUSES = ("backed", "partial", "unused")
+CLAIM_STATUSES = ("backed", "weaker", "contradicted", "unused")
 
 ITEM_COLUMNS = (
     "item_id",
@@ -72,7 +73,7 @@ def web_url(url: str) -> str:
 
 
 def _claim_status(statuses: list[str]) -> str:
-    for status in ("backed", "partial"):
+    for status in CLAIM_STATUSES[:-1]:
         if status in statuses:
             return status
     return "unused"
@@ -193,8 +194,16 @@ def build_items(
         rows.append(row)
 
     # 3. Support rows: shown at the article's first mention of the concept; as doubtful as
-    # the least confident of their mentions.
+    # the least confident of their mentions. A reviewer sees the linked claims and may link
+    # any claim of the article instead (`candidates`).
+    claims_of: dict[str, list[dict]] = {}
+    for c in claims.itertuples(index=False):
+        claims_of.setdefault(c.doc_id, []).append(
+            {"claim_id": c.claim_id, "cue": c.cue, "text": excerpt(c.text, 300)}
+        )
     for s in support.itertuples(index=False):
+        candidates = claims_of.get(s.doc_id, [])
+        claim_text = {c["claim_id"]: c for c in candidates}
         evidence = [m for m in s.evidence_mention_ids if m in by_mention.index]
         first = by_mention.loc[evidence[0]] if evidence else None
         row = base(s.doc_id, first["segment_id"] if first is not None else "")
@@ -216,6 +225,11 @@ def build_items(
                     "reason": s.reason,
                     "n_mentions": int(s.n_mentions),
                     "claim_ids": [str(x) for x in s.claim_ids],
+                    "links": [
+                        {**claim_text.get(str(cid), {"claim_id": str(cid)}), "relation": rel}
+                        for cid, rel in zip(s.claim_ids, s.relations)
+                    ],
+                    "candidates": candidates,
                 }
             ),
         )
@@ -242,4 +256,6 @@ def item_value(item: dict) -> dict:
             "end": int(item["end"]),
             "source_type": item["source_type"],
         }
-    return {"status": item["support_status"]}
+    details = item["details"]
+    details = json.loads(details) if isinstance(details, str) else details
+    return {"status": item["support_status"], "claim_ids": list(details.get("claim_ids", []))}

@@ -215,7 +215,7 @@ def corrected_value(item: dict, correction, limits: Limits) -> dict:
     allowed = {
         "mention": {"category", "concept", "start", "end"},
         "claim": {"start", "end", "source_type"},
-        "support": {"status"},
+        "support": {"status", "claim_ids"},
     }[item["item_type"]]
     if not isinstance(correction, dict) or not correction:
         raise VerdictError(f"a correction must give at least one of {', '.join(sorted(allowed))}")
@@ -237,6 +237,8 @@ def corrected_value(item: dict, correction, limits: Limits) -> dict:
         raise VerdictError(f"source_type must be one of {', '.join(SOURCE_TYPES)}")
     if "status" in correction and value["status"] not in SUPPORT_STATUSES:
         raise VerdictError(f"status must be one of {', '.join(SUPPORT_STATUSES)}")
+    if item["item_type"] == "support":
+        value["claim_ids"] = _check_links(item, value, correction)
     if "start" in value:
         start = _check_offset(value["start"], "start")
         end = _check_offset(value["end"], "end")
@@ -248,6 +250,27 @@ def corrected_value(item: dict, correction, limits: Limits) -> dict:
     if value == extracted:
         raise VerdictError("a correction must change something; use accept instead")
     return _with_text(item, value)
+
+
+def _check_links(item: dict, value: dict, correction: dict) -> list[str]:
+    """The claims a corrected support row links: claims of the same article, none when the
+    status is `unbacked` (set to unbacked alone, the links are dropped), at least one else."""
+    ids = value["claim_ids"]
+    if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+        raise VerdictError("claim_ids must be a list of claim IDs")
+    details = item["details"]
+    details = json.loads(details) if isinstance(details, str) else details
+    known = {c["claim_id"] for c in details.get("candidates", [])}
+    unknown = [i for i in ids if i not in known]
+    if unknown:
+        raise VerdictError(f"not a claim of this article: {', '.join(unknown)}")
+    if value["status"] == "unbacked":
+        if "claim_ids" in correction and ids:
+            raise VerdictError("an unbacked item links no claim: clear claim_ids")
+        return []
+    if not ids:
+        raise VerdictError(f"a {value['status']} item needs at least one linked claim (claim_ids)")
+    return list(dict.fromkeys(ids))
 
 
 def _with_text(item: dict, value: dict) -> dict:
@@ -614,6 +637,14 @@ class ReviewStore:
                 "FROM verdict_log v JOIN items i USING (item_id) ORDER BY v.seq"
             ).fetchall()
         return [_entry(r) for r in rows]
+
+    def latest_verdicts(self, item_types: tuple[str, ...]) -> list[dict]:
+        """The current (latest) verdict of every reviewed item of the given types."""
+        latest: dict[str, dict] = {}
+        for entry in self.log():
+            if entry["item_type"] in item_types:
+                latest[entry["item_id"]] = entry
+        return list(latest.values())
 
     # --- export, import, backup -------------------------------------------------------------
 

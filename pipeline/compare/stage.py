@@ -1,14 +1,14 @@
-"""Comparison stage: what the articles assert against the research they cite.
+"""Support: for every item an article states, whether a claim it cites backs it.
 
-For every article and every concept it asserts (a sign, cause or intervention mentioned outside
-cited claims) a `support` row says whether a claim cited in the same article backs it:
+For every article and every concept it states (a sign, cause or intervention, in its own words
+or inside a cited claim) a `support` row says which cited claims of the same article speak
+about it, as decided by the claim-to-item linker (`compare.link`), and how:
 
-- `backed`: a cited claim speaks about the concept (the same concept, or one whose label
-  contains the other's, e.g. "child abuse" for "abuse") and about the article's condition (a
-  topic word of the article, e.g. "attachment");
-- `partial`: a cited claim speaks about the concept but not about the article's condition (the
-  study is about something broader or different);
-- `unbacked`: no cited claim speaks about it.
+- `backed`: a claim speaks about the item and supports its role;
+- `weaker`: the claims only report an association for an item the article states as a cause
+  or as something that helps (same direction, weaker than the article asserts);
+- `contradicted`: a claim reports no relation or no effect;
+- `unbacked`: no cited claim of the article speaks about it.
 
 Flags on claims and support rows: vague attribution, strength mismatch, hedging dropped, quote
 integrity. An optional evidence base (a CSV of findings with verdicts) is matched to causes and
@@ -18,43 +18,35 @@ interventions by embedding similarity; the score is shown, no entailment is clai
 from __future__ import annotations
 
 import re
-from collections import Counter
+from functools import lru_cache
 from types import SimpleNamespace
 
 import pandas as pd
 
+from pipeline.compare.link import Layout, LinkClaim, LinkItem, LinkModel, explain, relation
 from pipeline.config import Config
 from pipeline.extract.claims import claim_strength
 from pipeline.io import records
 from pipeline.lexicon import load_lexicon
-from pipeline.text import content_words, excerpt
+from pipeline.text import excerpt
 
-SUPPORT_STATUSES = ("backed", "partial", "unbacked")  # `support.status`, strongest first
+SUPPORT_STATUSES = ("backed", "weaker", "contradicted", "unbacked")  # `support.status`
+_STATUS_OF = {"supports": "backed", "weaker": "weaker", "contradicts": "contradicted"}
 _CAUSAL = ("direct causal", "conditional causal")
 _QUOTES_OPEN, _QUOTES_CLOSE = "“", "”"
-
-
-def topic_words(title: str, text: str, cfg) -> set[str]:
-    """The article's condition: title content words that recur in its text (stemmed)."""
-    words = content_words(title) - set(cfg.generic_title_words)
-    counts = Counter(w for w in content_words_list(text))
-    return {w for w in words if counts[w] >= cfg.min_topic_word_count}
-
-
-def content_words_list(text: str) -> list[str]:
-    """Content words of a text with repeats (see evaluate.content_words)."""
-    return [w for sentence in re.split(r"(?<=[.!?])\s+", text) for w in content_words(sentence)]
-
-
-def _broader() -> dict[str, str]:
-    """Narrower concept -> broader concept, from the lexicon's `broader` entries."""
-    return {e["label"]: e["broader"] for e in load_lexicon() if e.get("broader")}
-
-
-def _related(label_a: str, label_b: str, broader: dict[str, str]) -> bool:
-    """The same concept, or one is the lexicon's narrower form of the other ("child abuse" of
-    "abuse"); word overlap alone is not enough ("substance abuse" is not a kind of abuse)."""
-    return label_a == label_b or broader.get(label_a) == label_b or broader.get(label_b) == label_a
+SUPPORT_COLUMNS = [
+    "doc_id",
+    "concept_id",
+    "category",
+    "concept",
+    "status",
+    "claim_ids",
+    "relations",
+    "link_scores",
+    "reason",
+    "n_mentions",
+    "evidence_mention_ids",
+]
 
 
 def _assertions(
@@ -63,10 +55,13 @@ def _assertions(
     sentences: list[tuple[int, int, str]],
     items: list[tuple[int, int]],
 ) -> dict[str, list]:
-    """Sentences in which each concept is asserted: the sentence around a prose mention, and
-    every sentence of the item a list-item title heads ("2. Abuse … This can lead to …")."""
+    """Sentences in which each concept is asserted outside cited claims: the sentence around a
+    prose mention, and every sentence of the item a list-item title heads ("2. Abuse … This
+    can lead to …")."""
     out: dict[str, list] = {}
     for m in mentions:
+        if m["in_claim"]:
+            continue
         start, end = m["start"], m["end"]
         lo, hi = start, end
         if m["method"] == "structure":
@@ -84,125 +79,162 @@ def _records_by_doc(frame: pd.DataFrame, columns: list[str]) -> dict[str, list[d
     return out
 
 
+@lru_cache(maxsize=1)
+def _broader() -> dict[str, str]:
+    """Narrower concept -> broader concept, from the lexicon's `broader` entries."""
+    return {e["label"]: e["broader"] for e in load_lexicon() if e.get("broader")}
+
+
+def link_items(mentions: list[dict]) -> tuple[list[LinkItem], dict[str, list[dict]]]:
+    """An article's items for the linker, one per concept (all its mentions' spans), and the
+    mentions of each concept."""
+    groups: dict[str, list[dict]] = {}
+    for m in mentions:
+        groups.setdefault(m["concept_id"], []).append(m)
+    broader = _broader()
+    items = [
+        LinkItem(
+            concept_id,
+            group[0]["category"],
+            group[0]["concept"],
+            [(int(m["start"]), int(m["end"])) for m in group],
+            broader.get(group[0]["concept"], ""),
+        )
+        for concept_id, group in sorted(groups.items())
+    ]
+    return items, groups
+
+
+def support_items(mentions: pd.DataFrame, doc_id: str) -> list[LinkItem]:
+    """The linker items of one document of a run (as `compare_articles` builds them)."""
+    cols = ["mention_id", "concept_id", "category", "concept", "method", "start", "end"]
+    return link_items(records(mentions[mentions["doc_id"] == doc_id], cols))[0]
+
+
 def compare_articles(
     documents: pd.DataFrame,
     segments: pd.DataFrame,
     mentions: pd.DataFrame,
     claims: pd.DataFrame,
     config: Config,
+    linker: LinkModel | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Build the `support` and `flags` tables.
 
     Args:
         documents: usable documents (doc_id, title, text).
         segments, mentions, claims: the stage tables.
+        linker: the claim-to-item linker (default: `compare.link_model`, or the shipped one).
 
     Returns:
-        `support` (doc_id, concept_id, category, concept, status, claim_ids, reason,
-        n_mentions, evidence_mention_ids) and `flags` (doc_id, item_type, item_id, flag,
+        `support` (columns `SUPPORT_COLUMNS`) and `flags` (doc_id, item_type, item_id, flag,
         detail).
     """
-    cfg = config.compare
+    if linker is None:
+        linker = LinkModel.load(config.compare.link_model)
     support_rows, flag_rows = [], []
     # Group once into plain records: per-document DataFrame filtering is quadratic, and
     # row access on Arrow-backed frames is slow.
     mention_cols = ["mention_id", "concept_id", "category", "concept", "method", "start", "end"]
-    asserted_of = _records_by_doc(mentions[~mentions["in_claim"]], mention_cols)
+    mentions_of = _records_by_doc(mentions, mention_cols + ["in_claim"])
     claims_of = _records_by_doc(
         claims,
         ["claim_id", "text", "cue", "start", "end", "year", "named_source", "notes"]
-        + ["concept_ids", "strength", "hedged"],
+        + ["strength", "hedged"],
     )
     sentences_of: dict[str, list] = {}
-    items_of: dict[str, list] = {}
+    blocks_of: dict[str, list] = {}
     for doc_id, kind, start, end, text in zip(
         segments["doc_id"], segments["kind"], segments["start"], segments["end"], segments["text"]
     ):
         if kind == "sentence":
-            sentences_of.setdefault(doc_id, []).append((start, end, text))
-        elif kind == "item":
-            items_of.setdefault(doc_id, []).append((start, end))
-    labels = dict(zip(mentions["concept_id"], mentions["concept"]))
-    broader = _broader()
-    for doc_id, title, text in zip(documents["doc_id"], documents["title"], documents["text"]):
+            sentences_of.setdefault(doc_id, []).append((int(start), int(end), text))
+        elif kind in ("item", "paragraph"):
+            blocks_of.setdefault(doc_id, []).append((int(start), int(end), kind))
+    for doc_id, text in zip(documents["doc_id"], documents["text"]):
         doc_claims = claims_of.get(doc_id, [])
-        asserted = asserted_of.get(doc_id, [])
-        topic = topic_words(title or "", text, cfg)
-        claim_concepts = {c["claim_id"]: set(c["concept_ids"]) for c in doc_claims}
-        on_topic = {c["claim_id"]: bool(content_words(c["text"]) & topic) for c in doc_claims}
         flag_rows += _claim_flags(doc_id, doc_claims, text)
-        if not asserted:
+        doc_mentions = mentions_of.get(doc_id, [])
+        if not doc_mentions:
             continue
+        sentences = sentences_of.get(doc_id, [])
+        blocks = blocks_of.get(doc_id, [])
+        items, groups = link_items(doc_mentions)
+        link_claims = [
+            LinkClaim(c["claim_id"], c["text"], c["start"], c["end"]) for c in doc_claims
+        ]
+        layout = Layout(text, [(s, e) for s, e, _ in sentences], blocks)
+        found: dict[int, list] = {}
+        for i, c, score, features in linker.links(layout, items, link_claims, explain=True):
+            found.setdefault(i, []).append((score, c, features))
         assertions = _assertions(
-            text, asserted, sentences_of.get(doc_id, []), items_of.get(doc_id, [])
+            text, doc_mentions, sentences, [(s, e) for s, e, k in blocks if k == "item"]
         )
-        groups: dict[tuple[str, str, str], list[dict]] = {}
-        for m in asserted:
-            groups.setdefault((m["concept_id"], m["category"], m["concept"]), []).append(m)
-        claim_by_id = {c["claim_id"]: c for c in doc_claims}
-        for (concept_id, category, concept), group in sorted(groups.items()):
-            speaking = sorted(
-                cid
-                for cid, concepts in claim_concepts.items()
-                if any(
-                    c == concept_id or _related(labels.get(c, c), concept, broader)
-                    for c in concepts
-                )
-            )
-            backing = [cid for cid in speaking if on_topic[cid]]
-            if backing:
-                status, used = "backed", backing
-                reason = (
-                    f"cited claim(s) name '{concept}' (or a narrower form) and the "
-                    f"article's condition ({', '.join(sorted(topic)) or 'n/a'})"
-                )
-            elif speaking:
-                status, used = "partial", speaking
-                reason = (
-                    f"cited claim(s) name '{concept}' but not the article's condition "
-                    f"({', '.join(sorted(topic)) or 'n/a'}): they speak of something "
-                    f"broader or different"
-                )
-            else:
-                status, used = "unbacked", []
-                reason = f"no claim cited in the article speaks about '{concept}'"
+        for i, item in enumerate(items):
+            links = sorted(found.get(i, []), key=lambda t: -t[0])
+            used = [doc_claims[c] for _, c, _ in links]
+            relations = [relation(claim["text"], item.category) for claim in used]
+            status = _status(relations)
+            group = groups[item.key]
             support_rows.append(
                 {
                     "doc_id": doc_id,
-                    "concept_id": concept_id,
-                    "category": category,
-                    "concept": concept,
+                    "concept_id": item.key,
+                    "category": item.category,
+                    "concept": item.label,
                     "status": status,
-                    "claim_ids": used,
-                    "reason": reason,
+                    "claim_ids": [claim["claim_id"] for claim in used],
+                    "relations": relations,
+                    "link_scores": [round(score, 4) for score, _, _ in links],
+                    "reason": _reason(item.label, used, relations, [f for _, _, f in links]),
                     "n_mentions": len(group),
-                    "evidence_mention_ids": [m["mention_id"] for m in group][:5],
+                    "evidence_mention_ids": _evidence(group, used),
                 }
             )
             if used:
                 flag_rows += _support_flags(
-                    doc_id,
-                    concept_id,
-                    concept,
-                    assertions.get(concept_id, []),
-                    [claim_by_id[cid] for cid in used],
+                    doc_id, item.key, item.label, assertions.get(item.key, []), used
                 )
-    support = pd.DataFrame(
-        support_rows,
-        columns=[
-            "doc_id",
-            "concept_id",
-            "category",
-            "concept",
-            "status",
-            "claim_ids",
-            "reason",
-            "n_mentions",
-            "evidence_mention_ids",
-        ],
-    )
+    support = pd.DataFrame(support_rows, columns=SUPPORT_COLUMNS)
     flags = pd.DataFrame(flag_rows, columns=["doc_id", "item_type", "item_id", "flag", "detail"])
     return support, flags
+
+
+def _evidence(group: list[dict], claims: list[dict]) -> list[str]:
+    """Up to 5 mentions of a concept: those inside its linked claims first (where the claim
+    speaks about it), then in reading order."""
+    spans = [(c["start"], c["end"]) for c in claims]
+
+    def inside(m: dict) -> bool:
+        return any(s <= m["start"] and m["end"] <= e for s, e in spans)
+
+    ordered = sorted(group, key=lambda m: (not inside(m), m["start"]))
+    return [m["mention_id"] for m in ordered][:5]
+
+
+def _status(relations: list[str]) -> str:
+    """An item's status from the relations of its links: any support backs it; otherwise a
+    contradiction, then an association, decides."""
+    for rel in ("supports", "contradicts", "weaker"):
+        if rel in relations:
+            return _STATUS_OF[rel]
+    return "unbacked"
+
+
+def _reason(label: str, claims: list[dict], relations: list[str], features: list) -> str:
+    """Why an item has its status, in words a reviewer can check against the claims."""
+    if not claims:
+        return f"no claim cited in the article speaks about '{label}'"
+    parts = []
+    for claim, rel, feats in zip(claims, relations, features):
+        quoted = excerpt(claim["text"], 160)
+        how = {
+            "supports": "supports it",
+            "weaker": "reports only an association (weaker than a stated cause or help)",
+            "contradicts": "reports no relation or no effect",
+        }[rel]
+        parts.append(f"'{claim['cue']}': \"{quoted}\" {explain(feats)}; {how}")
+    return " | ".join(parts)
 
 
 def _claim_flags(doc_id: str, claims: list[dict], text: str) -> list[dict]:
@@ -278,50 +310,46 @@ def _flag(doc_id: str, item_type: str, item_id: str, flag: str, detail: str) -> 
     }
 
 
+_LINKED = [s for s in SUPPORT_STATUSES if s != "unbacked"]
+COVERAGE_COLUMNS = (
+    ["concept_id", "category", "concept", "n_articles"]
+    + [f"n_{s}" for s in _LINKED]
+    + ["share_backed"]
+)
+
+
 def concept_coverage(support: pd.DataFrame) -> pd.DataFrame:
-    """Corpus level: per concept, articles naming it, articles backing it, and the share."""
+    """Corpus level: per concept, articles naming it, articles per linked status, and the share
+    of articles that back it."""
     if support.empty:
-        return pd.DataFrame(
-            columns=[
-                "concept_id",
-                "category",
-                "concept",
-                "n_articles",
-                "n_backed",
-                "n_partial",
-                "share_backed",
-            ]
-        )
+        return pd.DataFrame(columns=COVERAGE_COLUMNS)
     grouped = support.groupby(["concept_id", "category", "concept"])
     table = grouped.agg(
         n_articles=("doc_id", "nunique"),
-        n_backed=("status", lambda s: int((s == "backed").sum())),
-        n_partial=("status", lambda s: int((s == "partial").sum())),
+        **{f"n_{s}": ("status", lambda col, s=s: int((col == s).sum())) for s in _LINKED},
     ).reset_index()
     table["share_backed"] = (table["n_backed"] / table["n_articles"]).round(4)
-    return table.sort_values(
+    return table[COVERAGE_COLUMNS].sort_values(
         ["category", "n_articles", "concept_id"], ascending=[True, False, True], ignore_index=True
     )
 
 
 def category_coverage(support: pd.DataFrame) -> pd.DataFrame:
-    """Evidence coverage per category: shares of asserted (article, concept) pairs by status."""
+    """Evidence coverage per category: shares of stated (article, concept) pairs by status."""
+    shares = [f"share_{s}" for s in SUPPORT_STATUSES]
     rows = []
     for category, group in support.groupby("category"):
-        n = len(group)
         rows.append(
             {
                 "category": category,
-                "assertions": n,
+                "assertions": len(group),
                 **{
                     f"share_{s}": round(float((group["status"] == s).mean()), 4)
                     for s in SUPPORT_STATUSES
                 },
             }
         )
-    return pd.DataFrame(
-        rows, columns=["category", "assertions", "share_backed", "share_partial", "share_unbacked"]
-    )
+    return pd.DataFrame(rows, columns=["category", "assertions", *shares])
 
 
 def match_evidence(concepts: pd.DataFrame, config: Config) -> pd.DataFrame:

@@ -1,0 +1,386 @@
+"""The claim-to-item linker: which of an article's items a cited claim speaks about, and how.
+
+A cited claim backs an item when it names it (inside the claim's scope, which takes in the
+list a claim introduces, "common signs include:", or in the claim's own words elsewhere), or
+through a pronoun just after the item ("many therapists recommend them"). Each (item, claim)
+pair of an article gets a few such features (`FEATURES`), and a logistic regression trained
+on the gold `backs` links of `train.gold` decides. Gold items and extracted items are
+described the same way (`LinkItem`: a label and the spans where the article states the item),
+so one model serves both, and cross-validation on gold items measures the linker alone.
+
+The relation of a link comes from the claim's wording (`relation`): an association cited for
+an item the article states as a cause or as something that helps is `weaker` backing; a
+negated relation `contradicts`; anything else `supports`.
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from pipeline.extract.claims import cue_lexicon
+from pipeline.text import content_words
+
+RELATIONS = ("supports", "weaker", "contradicts")
+CATEGORIES = ("sign", "cause", "intervention")
+FEATURES = (
+    "inside",  # a span of the item lies inside the claim's scope (with the list it introduces)
+    "same_sentence",  # ... or in the claim's sentence(s)
+    "label_cover",  # share of the item label's content words that the claim uses
+    "text_cover",  # the same for the item's own wording (best span)
+    "label_full",  # the claim uses every content word of the label
+    "fuzzy_cover",  # the best cover when words may differ in their ending ("humiliating")
+    "previous_sentence",  # a span in the sentence just before the claim
+    "near_before",  # 1 / (1 + sentences from the closest span before the claim)
+    "near_after",  # 1 / (1 + sentences to the closest span after it)
+    "same_block",  # a span in the claim's paragraph or list item
+    "anaphor",  # the claim opens with a pronoun and the item is the last one named before it
+    "others_inside",  # the item is outside the claim but other items are inside it
+    "best_cover",  # no other item of the article shares more of its label with the claim
+    "has_number",  # a figure: prevalence claims rarely back an item
+    "claim_words",  # log length of the claim
+    *(f"is_{c}" for c in CATEGORIES),
+)
+_ANAPHOR = re.compile(
+    r"^\W*(?:\w+\W+){0,6}?(?:they|them|their|it|its|this|these|those|such)\b", re.I
+)
+# A claim that ends like this introduces the list after it.
+_INTRODUCES = re.compile(r"(?::|\binclud\w*|\bsuch as|\bthe following|\bare)\W*$", re.I)
+_NUMBER = re.compile(r"\d|\bpercent\b|\bhalf\b|\bthird\b|\bquarter\b", re.I)
+
+
+@dataclass
+class LinkItem:
+    """An item of one article: its category, label and the spans that state it."""
+
+    key: str
+    category: str
+    label: str
+    spans: list[tuple[int, int]] = field(default_factory=list)
+    broader: str = ""  # label of the broader concept it is a kind of ("abuse" for "child abuse")
+
+
+@dataclass
+class LinkClaim:
+    """A cited claim of one article: its text and span."""
+
+    key: str
+    text: str
+    start: int
+    end: int
+
+
+@dataclass
+class Layout:
+    """Where one article's sentences and blocks (paragraphs, list items) lie."""
+
+    text: str
+    sentences: list[tuple[int, int]]
+    blocks: list[tuple[int, int, str]]  # (start, end, kind) with kind "paragraph" or "item"
+
+    def __post_init__(self) -> None:
+        self.sentences = sorted(self.sentences) or [(0, len(self.text))]
+        self.blocks = sorted(self.blocks) or [(0, len(self.text), "paragraph")]
+        self._sentence_starts = [s for s, _ in self.sentences]
+        self._block_starts = [s for s, _, _ in self.blocks]
+
+    def sentence_of(self, pos: int) -> int:
+        return max(bisect.bisect_right(self._sentence_starts, pos) - 1, 0)
+
+    def block_of(self, pos: int) -> int:
+        return max(bisect.bisect_right(self._block_starts, pos) - 1, 0)
+
+    def following_list(self, block: int) -> set[int]:
+        """The list items that directly follow block `block` (none when a paragraph comes
+        first)."""
+        out = set()
+        for k in range(block + 1, len(self.blocks)):
+            if self.blocks[k][2] != "item":
+                break
+            out.add(k)
+        return out
+
+
+def pair_features(layout: Layout, items: list[LinkItem], claims: list[LinkClaim]) -> np.ndarray:
+    """Features of every (claim, item) pair, claims major: row `c * len(items) + i`."""
+    x = np.zeros((len(claims) * len(items), len(FEATURES)), dtype=np.float32)
+    if not items or not claims:
+        return x
+    col = {name: k for k, name in enumerate(FEATURES)}
+    text = layout.text
+    item_words = [content_words(it.label) for it in items]
+    span_words = [[content_words(text[s:e]) for s, e in it.spans] for it in items]
+    span_sentences = [[layout.sentence_of(s) for s, _ in it.spans] for it in items]
+    span_blocks = [[layout.block_of(s) for s, _ in it.spans] for it in items]
+    for c, claim in enumerate(claims):
+        first, last = layout.sentence_of(claim.start), layout.sentence_of(max(claim.end - 1, 0))
+        block = layout.block_of(claim.start)
+        end = scope_end(layout, claim)
+        # Words are read over the claim's scope: a list it introduces is part of what it says.
+        scope = LinkClaim(claim.key, text[claim.start : end], claim.start, end)
+        named = [[(s, e) for s, e in it.spans if claim.start <= s and e <= end] for it in items]
+        sentence_text = text[layout.sentences[first][0] : claim.end]
+        anaphor = bool(_ANAPHOR.match(claim.text) or _ANAPHOR.match(sentence_text))
+        inside = [any(claim.start - 2 <= s and e <= end + 2 for s, e in it.spans) for it in items]
+        # The antecedent of a pronoun: the item named last before the claim.
+        last_before = [
+            max((e for _, e in it.spans if e <= claim.start), default=-1) for it in items
+        ]
+        antecedent = int(np.argmax(last_before)) if max(last_before) >= 0 else -1
+        free = [_free_words(text, scope, items, named, i) for i in range(len(items))]
+        covers = [len(w & f) / len(w) if w else 0.0 for w, f in zip(item_words, free)]
+        best = max(covers)
+        for i, item in enumerate(items):
+            row = x[c * len(items) + i]
+            words = free[i]
+            sentences = span_sentences[i]
+            before = [first - k for k in sentences if k < first]
+            after = [k - last for k in sentences if k > last]
+            row[col["inside"]] = inside[i]
+            row[col["same_sentence"]] = any(first <= k <= last for k in sentences)
+            row[col["label_cover"]] = covers[i]
+            row[col["text_cover"]] = max(
+                (len(w & words) / len(w) for w in span_words[i] if w), default=0.0
+            )
+            row[col["label_full"]] = covers[i] >= 0.999
+            row[col["fuzzy_cover"]] = max(
+                (_fuzzy_cover(w, words) for w in [item_words[i], *span_words[i]] if w),
+                default=0.0,
+            )
+            row[col["previous_sentence"]] = (first - 1) in sentences
+            row[col["near_before"]] = 1 / (1 + min(before)) if before else 0.0
+            row[col["near_after"]] = 1 / (1 + min(after)) if after else 0.0
+            row[col["same_block"]] = block in span_blocks[i]
+            row[col["anaphor"]] = anaphor and i == antecedent and bool(before) and min(before) <= 1
+            row[col["others_inside"]] = not inside[i] and any(inside)
+            row[col["best_cover"]] = covers[i] > 0 and covers[i] >= best
+            row[col["has_number"]] = bool(_NUMBER.search(claim.text))
+            row[col["claim_words"]] = np.log1p(len(claim.text.split()))
+            row[col[f"is_{item.category}"]] = 1.0
+    return x
+
+
+def _fuzzy_cover(words: set[str], claim_words: set[str]) -> float:
+    """Share of `words` that the claim uses, a word matching another that shares all but its
+    last three letters, and at least five ("humiliat-ing", "humiliat-ion")."""
+
+    def near(w: str) -> bool:
+        return w in claim_words or any(
+            len(os.path.commonprefix((w, v))) >= max(5, min(len(w), len(v)) - 3)
+            for v in claim_words
+        )
+
+    return sum(near(w) for w in words) / len(words)
+
+
+def scope_end(layout: Layout, claim: LinkClaim) -> int:
+    """Where a claim's scope ends: its own end, or the end of the list right after it when the
+    claim introduces that list ("signs include:")."""
+    if not _INTRODUCES.search(layout.text[claim.start : claim.end].rstrip()[-60:]):
+        return claim.end
+    listed = layout.following_list(layout.block_of(max(claim.end - 1, 0)))
+    return max((layout.blocks[k][1] for k in listed), default=claim.end)
+
+
+def _free_words(
+    text: str, claim: LinkClaim, items: list[LinkItem], named: list[list], i: int
+) -> set[str]:
+    """The claim's content words that may name item `i`: words inside another item named in
+    the claim belong to that item ("substance abuse" does not name "abuse"), unless that item
+    is a kind of item `i` ("child abuse" names "abuse")."""
+    blanked = [
+        span
+        for j, spans in enumerate(named)
+        if j != i and items[j].broader != items[i].label
+        for span in spans
+        if span not in named[i]
+    ]
+    if not blanked:
+        return content_words(claim.text)
+    chars = list(text[claim.start : claim.end])
+    for s, e in blanked:
+        chars[s - claim.start : e - claim.start] = " " * (e - s)
+    return content_words("".join(chars))
+
+
+def explain(row: np.ndarray) -> str:
+    """The strongest reasons, in words, why a pair's features make it a link."""
+    f = dict(zip(FEATURES, row.tolist()))
+    if f["inside"]:
+        return "names it inside the claim (or the list the claim introduces)"
+    if f["label_full"] or f["label_cover"] >= 0.5:
+        where = (
+            "in the same sentence"
+            if f["same_sentence"]
+            else ("in the same paragraph" if f["same_block"] else "elsewhere in the article")
+        )
+        return f"uses its words (stated {where})"
+    if f["anaphor"]:
+        return "refers back to it with a pronoun just after it is named"
+    if f["same_sentence"] or f["same_block"]:
+        return "speaks about it in the same sentence or paragraph"
+    return "speaks about it nearby"
+
+
+# ------------------------------------------------------------------ relation
+
+
+@lru_cache(maxsize=1)
+def _relation_patterns() -> tuple[re.Pattern, re.Pattern]:
+    lex = cue_lexicon()
+
+    def alt(words: list[str]) -> re.Pattern:
+        return re.compile(
+            r"\b(?:" + "|".join(sorted(map(re.escape, words), key=len, reverse=True)) + r")",
+            re.I,
+        )
+
+    return alt(lex["negated_relation"]), alt(lex["association_only"])
+
+
+def relation(claim_text: str, category: str) -> str:
+    """How a claim backs an item of `category`: supports, weaker or contradicts.
+
+    A negated relation ("no link", "did not improve") contradicts; wording that only says two
+    things go together (`association_only` in the cue vocabulary) is weaker backing for an
+    item the article states as a cause or as something that helps; anything else supports.
+    """
+    negated, association = _relation_patterns()
+    if negated.search(claim_text):
+        return "contradicts"
+    if category in ("cause", "intervention") and association.search(claim_text):
+        return "weaker"
+    return "supports"
+
+
+# ------------------------------------------------------------------ the model
+
+
+@dataclass
+class LinkModel:
+    """Logistic regression over `FEATURES`, with the decision threshold chosen out of fold."""
+
+    coef: np.ndarray
+    intercept: float
+    threshold: float
+    meta: dict = field(default_factory=dict)
+
+    def scores(self, x: np.ndarray) -> np.ndarray:
+        """Probability that each pair is a link."""
+        return 1 / (1 + np.exp(-(x @ self.coef + self.intercept)))
+
+    def links(
+        self,
+        layout: Layout,
+        items: list[LinkItem],
+        claims: list[LinkClaim],
+        explain: bool = False,
+    ) -> list[tuple]:
+        """(item index, claim index, score) of every pair the model links, with the pair's
+        feature row appended when `explain` (for `explain()`)."""
+        if not items or not claims:
+            return []
+        x = pair_features(layout, items, claims)
+        p = self.scores(x)
+        out = []
+        for row in np.flatnonzero(p >= self.threshold):
+            c, i = divmod(int(row), len(items))
+            out.append((i, c, float(p[row])) + ((x[row],) if explain else ()))
+        return out
+
+    def save(self, path: Path) -> None:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        payload = {
+            "features": list(FEATURES),
+            "coef": [round(float(v), 6) for v in self.coef],
+            "intercept": round(float(self.intercept), 6),
+            "threshold": round(float(self.threshold), 4),
+            "meta": self.meta,
+        }
+        path.write_text(json.dumps(payload, indent=1) + "\n", encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> LinkModel:
+        """A saved linker, or the shipped one (`pipeline/resources/linker.json`)."""
+        if path is None:
+            raw = resources.files("pipeline").joinpath("resources/linker.json").read_text("utf-8")
+        else:
+            raw = Path(path).read_text(encoding="utf-8")
+        payload = json.loads(raw)
+        if payload["features"] != list(FEATURES):
+            raise ValueError(
+                f"linker {path or 'resources/linker.json'} was trained on other features; "
+                f"retrain it with `pipeline train --linker-only`"
+            )
+        return cls(
+            np.asarray(payload["coef"], dtype=np.float32),
+            float(payload["intercept"]),
+            float(payload["threshold"]),
+            payload.get("meta", {}),
+        )
+
+
+def fit_linker(
+    x: np.ndarray,
+    y: np.ndarray,
+    groups: np.ndarray,
+    c: float,
+    inner_folds: int,
+    seed: int,
+    weights: np.ndarray | None = None,
+) -> LinkModel:
+    """Fit the regression on all pairs (each weighted by `weights`); choose the threshold that
+    maximises link F1 on predictions made out of fold (folds by article: `groups`) within the
+    pairs of weight 1, the annotated corpus: a few heavily weighted reviewed pairs would
+    otherwise decide the threshold for everything."""
+    from sklearn.linear_model import LogisticRegression
+
+    weights = np.ones(len(y)) if weights is None else np.asarray(weights, dtype=float)
+
+    def model(rows: np.ndarray) -> LogisticRegression:
+        return LogisticRegression(C=c, max_iter=2000, random_state=seed).fit(
+            x[rows], y[rows], sample_weight=weights[rows]
+        )
+
+    threshold = 0.5
+    plain = weights == 1
+    if inner_folds > 1 and y[plain].sum() >= inner_folds:
+        oof = np.zeros(len(y))
+        fold = np.full(len(y), -1)
+        fold[plain] = _group_folds(groups[plain], inner_folds, seed)
+        for k in range(inner_folds):
+            train, test = (fold != k) & plain, fold == k
+            if y[train].sum() == 0 or not test.any():
+                continue
+            oof[test] = model(train).predict_proba(x[test])[:, 1]
+        threshold = best_threshold(oof[plain], y[plain])
+    final = model(np.ones(len(y), dtype=bool))
+    return LinkModel(final.coef_[0].astype(np.float32), float(final.intercept_[0]), threshold)
+
+
+def best_threshold(scores: np.ndarray, y: np.ndarray) -> float:
+    """The score threshold with the best F1 (the midpoint to the next score below)."""
+    order = np.argsort(-scores)
+    tp = np.cumsum(y[order])
+    k = np.arange(1, len(y) + 1)
+    f1 = 2 * tp / (k + y.sum())
+    best = int(np.argmax(f1))
+    below = scores[order][best + 1] if best + 1 < len(order) else 0.0
+    return float((scores[order][best] + below) / 2)
+
+
+def _group_folds(groups: np.ndarray, k: int, seed: int) -> np.ndarray:
+    """Fold of every row, whole groups (articles) dealt round-robin after a seeded shuffle."""
+    names = sorted(set(groups.tolist()))
+    np.random.default_rng(seed).shuffle(names)
+    fold_of = {g: i % k for i, g in enumerate(names)}
+    return np.array([fold_of[g] for g in groups.tolist()])
