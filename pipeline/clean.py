@@ -12,6 +12,7 @@ import unicodedata
 from bisect import bisect_right
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import pandas as pd
 from spacy.lang.en.stop_words import STOP_WORDS
@@ -42,6 +43,7 @@ _CHAR_MAP = {
 # A sentence end glued to the next sentence: "state.Attachment", "(2019).The", "it!”Then".
 _GLUED = re.compile(r"[a-z0-9)\]][.!?][\"”’]?(?=[A-Z][a-z])")
 _WORD = re.compile(r"[A-Za-z’']+")
+_LETTERS = re.compile(r"[^\W\d_]+")  # words in any alphabet ("mí", "über")
 # Markup that trafilatura's Markdown keeps inside lines: escapes ("\_"), inline tags ("<u>"),
 # emphasis markers ("**bold**", "*italic*"). Deleted character by character, so offsets hold.
 _INLINE_MARKUP = re.compile(
@@ -291,6 +293,53 @@ def english_ratio(text: str) -> float:
     if not words:
         return 0.0
     return sum(w in STOP_WORDS for w in words) / len(words)
+
+
+@lru_cache(maxsize=8)
+def _function_words(languages: tuple[str, ...]) -> dict[str, frozenset[str]]:
+    """English stop words that none of `languages` has, and each of `languages`' stop words
+    that English lacks (spaCy's lists): words that tell English from the rest."""
+    import importlib
+
+    english = frozenset(STOP_WORDS)
+    others = {
+        code: frozenset(importlib.import_module(f"spacy.lang.{code}.stop_words").STOP_WORDS)
+        for code in languages
+    }
+    out = {"en": english - frozenset().union(*others.values())}
+    out.update({code: words - english for code, words in others.items()})
+    return out
+
+
+_SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+|(?<=[a-z][.!?])(?=[A-Z¿¡])")
+
+
+def language_of(text: str, languages: tuple[str, ...], mixed_share: float = 1 / 3) -> str:
+    """ "en", one of `languages`, or "" when undecided.
+
+    Each sentence takes the language whose function words it uses most (English ones that
+    the others lack, "the"; or another language's that English lacks, "el"), if it uses them
+    twice or they make up 15% of its words; the text is in another language when that
+    language's sentences hold at least `mixed_share` of the words of the decided sentences,
+    else in English. Works on a paragraph, where the share of English function words is too
+    noisy, and counts a paragraph that glues a translation to its English original as the
+    other language."""
+    lists = _function_words(tuple(languages))
+    words_in: dict[str, int] = {}
+    for sentence in _SENTENCE_BREAK.split(text):
+        words = [w.lower() for w in _LETTERS.findall(sentence)]
+        counts = {code: sum(w in stop for w in words) for code, stop in lists.items()}
+        best = max(counts, key=lambda code: (counts[code], code == "en"))
+        # One function word among many words decides nothing ("ma" in "Jo C, MA, LPCC, ...").
+        if counts[best] >= 2 or counts[best] >= 0.15 * len(words) > 0:
+            words_in[best] = words_in.get(best, 0) + len(words)
+    decided = sum(words_in.values())
+    if not decided:
+        return ""
+    other = max((c for c in words_in if c != "en"), key=words_in.get, default=None)
+    if other and words_in[other] >= mixed_share * decided:
+        return other
+    return "en"
 
 
 def clean_documents(documents: pd.DataFrame, cfg: CleanConfig) -> tuple[pd.DataFrame, pd.DataFrame]:

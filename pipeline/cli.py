@@ -288,9 +288,44 @@ def extract(out: OutOpt = None, config: ConfigOpt = None, force: ForceOpt = Fals
 
 
 @app.command()
-def topics(out: OutOpt = None, config: ConfigOpt = None, force: ForceOpt = False) -> None:
-    """Fit BERTopic over the segments: topics, segment and document topic tables, the model."""
-    _run_stage(runner.stage_topics, out, config, requires="mentions", force=force)
+def topics(
+    out: OutOpt = None,
+    config: ConfigOpt = None,
+    force: ForceOpt = False,
+    find: Annotated[
+        str | None,
+        typer.Option(
+            "--find", help="Instead of fitting: the topics closest to this term, with top words."
+        ),
+    ] = None,
+    top: Annotated[int, typer.Option(help="With --find: how many topics.", min=1)] = 5,
+) -> None:
+    """Fit BERTopic over the segments: topics, segment and document topic tables, the model;
+    or (--find) search the fitted topics by a term."""
+    if find is None:
+        _run_stage(runner.stage_topics, out, config, requires="mentions", force=force)
+        return
+    import pandas as pd
+
+    from pipeline.topics import find_topics
+
+    cfg = _config(config)
+    out_dir = out or cfg.paths.processed
+    _require_table(out_dir, "topics")
+    if not find.strip():
+        raise _fail("--find needs a term")
+    try:
+        found = find_topics(out_dir / "topic_model", find.strip(), cfg, top)
+    except FileNotFoundError as exc:
+        raise _fail(str(exc)) from exc
+    from pipeline.io import read_table
+
+    table = read_table(out_dir, "topics")[["topic_id", "label", "size", "top_words"]]
+    found = found.merge(table, on="topic_id", how="left")
+    found["top_words"] = [
+        ", ".join(list(w)[:8]) if w is not None else "" for w in found["top_words"]
+    ]
+    _print_frame(f"topics closest to {find.strip()!r}", pd.DataFrame(found))
 
 
 @app.command()

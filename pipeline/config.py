@@ -133,11 +133,14 @@ class TopicsConfig(_Section):
     unit: Literal["sentence", "paragraph", "item"]
     backend: Literal["minilm", "model2vec"]
     min_words: int = Field(ge=1)
+    other_languages: list[str]
     min_units: int = Field(ge=2)
     n_neighbors: int = Field(ge=2)
     n_components: int = Field(ge=2)
     umap_epochs: int = Field(ge=10)
     random_state: int
+    clusterer: Literal["hdbscan", "kmeans"]
+    n_clusters: int = Field(ge=2)
     min_cluster_size: int = Field(ge=2)
     min_cluster_share: float = Field(ge=0, le=1)
     min_samples: int = Field(ge=1)

@@ -114,6 +114,28 @@ def review_audit(documents, segments, mentions, claims, support, flags, config) 
     return review_summary(config.review.db, items)
 
 
+def _other_languages(segment_topics: pd.DataFrame, seg_text: dict, seg_doc: dict, article):
+    """Units kept out of the topic model for their language: counts and three examples."""
+    if "language" not in segment_topics.columns:
+        return None
+    others = segment_topics[~segment_topics["language"].isin(["en", ""])]
+    if others.empty:
+        return None
+    counts = others["language"].value_counts()
+    return {
+        "n": len(others),
+        "by_language": ", ".join(f"{lang} {n}" for lang, n in counts.items()),
+        "examples": [
+            {
+                "language": lang,
+                "text": excerpt(seg_text.get(seg, ""), 200),
+                "source": article(seg_doc.get(seg, "")),
+            }
+            for seg, lang in zip(others["segment_id"][:3], others["language"][:3])
+        ],
+    }
+
+
 def build_context(
     out_dir: Path, config, figures: list[dict], generated_at: str, table: Tables | None = None
 ) -> dict:
@@ -287,6 +309,7 @@ def build_context(
             (str(n) for n in topics.get("note", pd.Series(dtype=str)) if n),
             "" if len(topics) else "No topics were fitted for this run.",
         ),
+        "other_languages": _other_languages(table("segment_topics"), seg_text, seg_doc, article),
         "figures": figures,
         "claims": claim_rows,
         "support": support_groups,

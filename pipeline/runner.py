@@ -77,7 +77,7 @@ _CODE: dict[str, tuple[str, ...]] = {
         "resources",
     ),
     "concepts": ("extract/concepts.py", "embed.py", "lexicon.py", "runner.py"),
-    "topics": ("topics.py", "embed.py", "lexicon.py"),
+    "topics": ("topics.py", "embed.py", "lexicon.py", "clean.py"),
     "compare": ("compare", "text.py", "extract/claims.py", "lexicon.py", "resources"),
     "report": ("report.py", "figures.py", "templates", "review"),
 }
@@ -650,7 +650,14 @@ def stage_topics(
     `topics.refit_share` (and its topics config is today's), units keep their topics and new
     ones join the nearest topic; otherwise, or with `force`, the model is refitted.
     """
-    from pipeline.topics import fit_topics, new_unit_share, save_model, update_topics
+    from pipeline.topics import (
+        fit_topics,
+        new_unit_share,
+        other_language_units,
+        save_model,
+        update_topics,
+        with_other_languages,
+    )
 
     results: list[StageResult] = []
     with _timed(results, "topics") as stage:
@@ -680,9 +687,10 @@ def stage_topics(
         else:
             result = fit_topics(segments, mentions, config, lemmas=lemmas)
             policy = "refitted" if have_tables else "fitted"
+        others = other_language_units(segments, config.topics)
         write_table(result.topics, out_dir, "topics")
         failpoint("topics")
-        write_table(result.segment_topics, out_dir, "segment_topics")
+        write_table(with_other_languages(result.segment_topics, others), out_dir, "segment_topics")
         write_table(result.document_topics, out_dir, "document_topics")
         write_table(result.coords, out_dir, "topic_map")
         save_model(result, out_dir, config)
@@ -692,6 +700,8 @@ def stage_topics(
             "units": len(result.segment_topics),
             "policy": policy,
         }
+        if len(others):
+            stage.counts["other_language_units"] = len(others)
         if embedded:
             stage.counts["embedded_on_executor"] = embedded
         if result.message:

@@ -236,12 +236,18 @@ TABLES: dict[str, Table] = {
         ),
         Table(
             "segment_topics",
-            "The topic of every topic unit.",
+            "The topic of every topic unit, and the units left out for their language.",
             (
                 Column("segment_id", _STR, "segment (a unit of kind topics.unit)"),
                 Column("topic_id", _INT, "topic"),
                 Column(
                     "probability", _FLOAT, "cosine similarity of the unit to its topic centroid"
+                ),
+                Column(
+                    "language",
+                    _STR,
+                    "en, or the language (topics.other_languages) that kept the unit out of "
+                    "the topic model (topic_id -1)",
                 ),
             ),
         ),

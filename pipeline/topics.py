@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from pipeline.clean import language_of
 from pipeline.config import Config, TopicsConfig
 from pipeline.embed import embed_cached, get_encoder
 from pipeline.lexicon import CATEGORIES, load_lexicon
@@ -55,14 +56,8 @@ class TopicResult:
     unit_hashes: pd.DataFrame | None = None  # segment_id, text_sha256, topic_id, probability
 
 
-def topic_units(segments: pd.DataFrame, cfg: TopicsConfig) -> pd.DataFrame:
-    """The segments topics are fitted on: the configured kind, at least `min_words` long.
-
-    For unit "item", list items are used where the article has them and paragraphs elsewhere.
-
-    Returns:
-        segment_id, doc_id, start, end, text.
-    """
+def _candidate_units(segments: pd.DataFrame, cfg: TopicsConfig) -> pd.DataFrame:
+    """Segments of the configured kind, at least `min_words` long, with their language."""
     if cfg.unit == "item":
         items = segments[segments["kind"] == "item"]
         paragraphs = segments[(segments["kind"] == "paragraph") & (segments["item_title"] == "")]
@@ -70,7 +65,49 @@ def topic_units(segments: pd.DataFrame, cfg: TopicsConfig) -> pd.DataFrame:
     else:
         units = segments[segments["kind"] == cfg.unit]
     units = units[units["text"].str.split().str.len() >= cfg.min_words]
-    return units[["segment_id", "doc_id", "start", "end", "text"]].reset_index(drop=True)
+    units = units[["segment_id", "doc_id", "start", "end", "text"]].reset_index(drop=True)
+    languages = tuple(cfg.other_languages)
+    units["language"] = [language_of(t, languages) if languages else "" for t in units["text"]]
+    return units
+
+
+def topic_units(segments: pd.DataFrame, cfg: TopicsConfig) -> pd.DataFrame:
+    """The segments topics are fitted on: the configured kind, at least `min_words` long, and
+    not in another language than English (undecided units count as English).
+
+    For unit "item", list items are used where the article has them and paragraphs elsewhere.
+
+    Returns:
+        segment_id, doc_id, start, end, text.
+    """
+    units = _candidate_units(segments, cfg)
+    english = units["language"].isin(["en", ""])
+    return units[english].drop(columns="language").reset_index(drop=True)
+
+
+def other_language_units(segments: pd.DataFrame, cfg: TopicsConfig) -> pd.DataFrame:
+    """The units `topic_units` leaves out for their language: segment_id, doc_id, start, end,
+    text, language."""
+    units = _candidate_units(segments, cfg)
+    return units[~units["language"].isin(["en", ""])].reset_index(drop=True)
+
+
+def with_other_languages(segment_topics: pd.DataFrame, others: pd.DataFrame) -> pd.DataFrame:
+    """`segment_topics` with a `language` column ("en" for the fitted units) and one row per
+    unit left out for its language (topic_id -1, probability 0): a reader sees which
+    paragraphs the topics do not cover, and why."""
+    fitted = segment_topics.assign(language="en")
+    if others.empty:
+        return fitted
+    rows = pd.DataFrame(
+        {
+            "segment_id": others["segment_id"],
+            "topic_id": -1,
+            "probability": 0.0,
+            "language": others["language"],
+        }
+    )
+    return pd.concat([fitted, rows], ignore_index=True)
 
 
 # --- lemmas -------------------------------------------------------------------------------
@@ -343,11 +380,31 @@ def _representation(cfg: TopicsConfig) -> dict:
     }
 
 
+def _clusterer(cfg: TopicsConfig):
+    """HDBSCAN (density clusters and outliers) or k-means (`topics.n_clusters` clusters, every
+    unit in one), as `topics.clusterer` says."""
+    if cfg.clusterer == "kmeans":
+        from sklearn.cluster import KMeans
+
+        return KMeans(n_clusters=cfg.n_clusters, n_init=10, random_state=cfg.random_state)
+    from hdbscan import HDBSCAN
+
+    return HDBSCAN(
+        min_cluster_size=cfg.min_cluster_size,  # raised to the corpus size in fit_topics
+        min_samples=cfg.min_samples,
+        metric="euclidean",
+        cluster_selection_method=cfg.cluster_selection_method,
+        prediction_data=True,
+        # Its default (4 joblib workers for large corpora) leaves idle worker processes that
+        # hold the interpreter's exit for their 300 s timeout; the result is the same.
+        core_dist_n_jobs=1,
+    )
+
+
 def build_model(cfg: TopicsConfig, config: Config, seeds: list[list[str]] | None):
     """A BERTopic model with every part set from the `topics` config."""
     from bertopic import BERTopic
     from bertopic.vectorizers import ClassTfidfTransformer
-    from hdbscan import HDBSCAN
     from sklearn.feature_extraction.text import CountVectorizer
 
     # BERTopic fits the vectorizer on one joined document per topic, so min_df and max_df count
@@ -367,16 +424,7 @@ def build_model(cfg: TopicsConfig, config: Config, seeds: list[list[str]] | None
             random_state=cfg.random_state,
             kernel_cache=Path(config.embeddings.cache_dir) / "numba",
         ),
-        hdbscan_model=HDBSCAN(
-            min_cluster_size=cfg.min_cluster_size,  # raised to the corpus size in fit_topics
-            min_samples=cfg.min_samples,
-            metric="euclidean",
-            cluster_selection_method=cfg.cluster_selection_method,
-            prediction_data=True,
-            # Its default (4 joblib workers for large corpora) leaves idle worker processes
-            # that hold the interpreter's exit for their 300 s timeout; the result is the same.
-            core_dist_n_jobs=1,
-        ),
+        hdbscan_model=_clusterer(cfg),
         vectorizer_model=vectorizer,
         ctfidf_model=ClassTfidfTransformer(
             reduce_frequent_words=True, bm25_weighting=cfg.bm25_weighting
@@ -463,7 +511,13 @@ def fit_topics(
     n = len(fit_idx)
     # 2. The model; HDBSCAN's minimum cluster size grows with the corpus.
     model = build_model(cfg, config, seed_topics(mentions, cfg) if cfg.guided else None)
-    model.hdbscan_model.min_cluster_size = max(cfg.min_cluster_size, int(n * cfg.min_cluster_share))
+    if cfg.clusterer == "kmeans":
+        # k-means needs as many units as clusters.
+        model.hdbscan_model.n_clusters = min(cfg.n_clusters, n)
+    else:
+        model.hdbscan_model.min_cluster_size = max(
+            cfg.min_cluster_size, int(n * cfg.min_cluster_share)
+        )
     try:
         # BERTopic moves guided units' embeddings towards their seed in place: pass a copy.
         assigned, _ = model.fit_transform(fit_docs, embeddings=fit_vectors.copy())
@@ -559,6 +613,49 @@ def assign_units(model, docs: list[str], embeddings: np.ndarray) -> tuple[np.nda
     sims = cosine_similarity(embeddings, np.asarray(model.topic_embeddings_)[outliers:])
     best = np.argmax(sims, axis=1)
     return best.astype(int), sims[np.arange(len(best)), best]
+
+
+def find_topics(model_dir: Path, term: str, config: Config, top_n: int = 5) -> pd.DataFrame:
+    """The saved model's topics closest to `term`.
+
+    Topics are ranked by the c-TF-IDF weight of the term's lemmas in each topic (the words
+    the topic's units use), then by the cosine similarity between the term's embedding (the
+    backend the topics were fitted with) and the topic's. A static embedding of one word is a
+    weak guide, so the words decide wherever the term's lemmas occur in the corpus.
+
+    Returns:
+        topic_id, word_weight, similarity; at most `top_n` rows, closest first.
+
+    Raises:
+        FileNotFoundError: no saved model (a run with too few units fits none).
+    """
+    if not (Path(model_dir) / "topics.json").exists():
+        raise FileNotFoundError(
+            f"no saved topic model in {model_dir}: run the topics stage on a corpus with at "
+            f"least topics.min_units ({config.topics.min_units}) distinct units first"
+        )
+    from bertopic import BERTopic
+    from sklearn.metrics.pairwise import cosine_similarity
+
+    with _quiet_bertopic():
+        model = BERTopic.load(str(model_dir))
+    outliers = int(model._outliers)
+    vector = get_encoder(config.topics.backend, config.embeddings.cache_dir).encode([term])
+    sims = cosine_similarity(vector, np.asarray(model.topic_embeddings_)[outliers:])[0]
+    vocabulary = {w: i for i, w in enumerate(model.vectorizer_model.get_feature_names_out())}
+    columns = [vocabulary[w] for w in lemmatise([term], config)[0].split() if w in vocabulary]
+    weights = np.zeros(len(sims))
+    if columns:
+        ctfidf = model.c_tf_idf_[outliers:]
+        weights = np.asarray(ctfidf[:, columns].sum(axis=1)).ravel()[: len(sims)]
+    order = np.lexsort((-sims, -weights))[:top_n]
+    return pd.DataFrame(
+        {
+            "topic_id": order.astype(int),
+            "word_weight": np.round(weights[order], 4),
+            "similarity": np.round(sims[order], 4),
+        }
+    )
 
 
 def _coords(model, unique: pd.DataFrame) -> pd.DataFrame:

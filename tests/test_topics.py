@@ -242,3 +242,24 @@ def test_too_few_units_give_one_topic_and_a_message(corpus, config):
     assert result.model is None and "one topic" in result.message
     assert result.topics["topic_id"].tolist() == [0]
     assert result.topics["size"].tolist() == [3]
+
+
+def test_find_returns_the_topic_whose_words_hold_the_term(corpus, config, fitted, tmp_path):
+    from pipeline.topics import find_topics
+
+    model_dir = save_model(fitted, tmp_path / "model", config)
+    topics = fitted.topics[fitted.topics["topic_id"] >= 0]
+    # A word at the top of one topic and in no other topic's top words.
+    counts = pd.Series([w for words in topics["top_words"] for w in words]).value_counts()
+    topic_id, word = next(
+        (t, w)
+        for t, words in zip(topics["topic_id"], topics["top_words"])
+        for w in words[:3]
+        if counts[w] == 1
+    )
+    found = find_topics(model_dir, word, config, top_n=3)
+    assert len(found) == min(3, len(topics))
+    assert found["topic_id"].iloc[0] == topic_id, (word, found)
+    assert found["word_weight"].is_monotonic_decreasing
+    with pytest.raises(FileNotFoundError, match="no saved topic model"):
+        find_topics(tmp_path / "missing", word, config)
