@@ -177,6 +177,7 @@ class CompareConfig(_Section):
 class ReportConfig(_Section):
     title: str
     max_articles: int = Field(ge=1)
+    time_bin: Literal["Y", "Q", "M", "W"]
 
 
 class RunConfig(_Section):

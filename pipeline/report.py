@@ -48,7 +48,15 @@ CSV_TABLES = (
     "document_topics",
     "evidence_matches",
 )
-FIGURE_TABLES = ("topics", "topic_map", "segment_topics", "document_topics", "documents")
+FIGURE_TABLES = (
+    "topics",
+    "topic_map",
+    "segment_topics",
+    "document_topics",
+    "documents",
+    "segments",
+    "mentions",
+)
 SOURCES_FILE = ".sources.json"  # in the report folder: the key each CSV and the figures came from
 
 Tables = Callable[[str], pd.DataFrame]
@@ -328,8 +336,36 @@ def build_context(
     }
 
 
+def _views(table: Tables, config) -> dict:
+    """BERTopic's analysis views from the tables (`topic_views`), for the figures."""
+    from pipeline import topic_views as views
+
+    segment_topics, segments = table("segment_topics"), table("segments")
+    documents, mentions = table("documents"), table("mentions")
+    topic_ids, vectors = views.topic_vectors(
+        segment_topics, segments, config.topics.backend, config.embeddings.cache_dir
+    )
+    sizes = dict(zip(table("topics")["topic_id"], table("topics")["size"]))
+    return {
+        "over_time": views.topics_over_time(
+            segment_topics, segments, documents, config.report.time_bin
+        ),
+        **{
+            f"per_{by}": views.topics_per_class(segment_topics, segments, documents, mentions, by)
+            for by in views.CLASSES
+        },
+        "topic_ids": topic_ids,
+        "hierarchy": views.topic_hierarchy(topic_ids, vectors),
+        "map": views.intertopic_map(topic_ids, vectors, sizes),
+    }
+
+
 def render_figures(
-    out_dir: Path, report_dir: Path, table: Tables | None = None, reuse: bool = False
+    out_dir: Path,
+    report_dir: Path,
+    config,
+    table: Tables | None = None,
+    reuse: bool = False,
 ) -> list[dict]:
     """Save the topic figures (PNG + HTML) into the report folder; return their descriptions.
 
@@ -340,6 +376,7 @@ def render_figures(
     topics = table("topics")
     if topics.empty:
         return []
+    views = cache(lambda _: _views(table, config))  # computed once, and only when drawn
     made = [  # name, title, drawing from the figures module
         ("topic_sizes", "Topic sizes and top words", lambda f: f.topic_sizes(topics)),
         (
@@ -352,6 +389,29 @@ def render_figures(
             "Topics per article",
             lambda f: f.topics_per_article(table("document_topics"), topics, table("documents")),
         ),
+        (
+            "topics_over_time",
+            f"Topics over time (published dates, bins: {config.report.time_bin})",
+            lambda f: f.topics_over_time(views(0)["over_time"], topics, config.report.time_bin),
+        ),
+        *[
+            (
+                f"topics_per_{by}",
+                f"Topics per {by}",
+                lambda f, by=by: f.topics_per_class(views(0)[f"per_{by}"], topics, by),
+            )
+            for by in ("category", "site", "format")
+        ],
+        (
+            "topic_hierarchy",
+            "Topic hierarchy",
+            lambda f: f.topic_hierarchy(views(0)["hierarchy"], views(0)["topic_ids"], topics),
+        ),
+        (
+            "intertopic_map",
+            "Intertopic distance map",
+            lambda f: f.intertopic_map(views(0)["map"], topics),
+        ),
     ]
     folder = report_dir / "figures"
     out = []
@@ -361,12 +421,18 @@ def render_figures(
             from pipeline import figures
 
             png, page = figures.save_figure(draw(figures), folder, name, title)
+            if name == "intertopic_map":  # also as an interactive page (plotly, inlined)
+                figures.intertopic_map_html(
+                    views(0)["map"], topics, folder / "intertopic_map_interactive.html"
+                )
         out.append(
             {
                 "title": title,
                 "png_b64": base64.b64encode(png.read_bytes()).decode(),
                 "png_name": f"figures/{png.name}",
-                "html_name": f"figures/{page.name}",
+                "html_name": "figures/intertopic_map_interactive.html"
+                if name == "intertopic_map"
+                else f"figures/{page.name}",
             }
         )
     return out
@@ -395,7 +461,15 @@ def write_report(
     report_dir.mkdir(parents=True, exist_ok=True)
     stamp = generated_at or datetime.now(UTC).isoformat(timespec="seconds")
     table = cache(lambda name: read_table(out_dir, name))  # documents is wanted three times
-    sources = {"figures": tables_key(out_dir, FIGURE_TABLES, ("figures.py",))}
+    sources = {
+        "figures": tables_key(
+            out_dir,
+            FIGURE_TABLES,
+            ("figures.py", "topic_views.py"),
+            config.report.time_bin,
+            config.topics.backend,
+        )
+    }
     sources.update(
         {f"csv:{name}": tables_key(out_dir, [name], ("report.py",)) for name in CSV_TABLES}
     )
@@ -405,7 +479,7 @@ def write_report(
     # must not leave a file claiming that a rewritten export is the old one.
     write_json_atomic(sources_path, {k: v for k, v in before.items() if sources.get(k) == v})
     figures = render_figures(
-        out_dir, report_dir, table, reuse=before.get("figures") == sources["figures"]
+        out_dir, report_dir, config, table, reuse=before.get("figures") == sources["figures"]
     )
     context = build_context(out_dir, config, figures, stamp, table)
     env = _environment()

@@ -79,7 +79,7 @@ _CODE: dict[str, tuple[str, ...]] = {
     "concepts": ("extract/concepts.py", "embed.py", "lexicon.py", "runner.py"),
     "topics": ("topics.py", "embed.py", "lexicon.py", "clean.py"),
     "compare": ("compare", "text.py", "extract/claims.py", "lexicon.py", "resources"),
-    "report": ("report.py", "figures.py", "templates", "review"),
+    "report": ("report.py", "figures.py", "topic_views.py", "templates", "review"),
 }
 
 # Versions recorded in every manifest.

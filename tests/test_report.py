@@ -5,6 +5,7 @@ and byte-for-byte determinism."""
 from __future__ import annotations
 
 import csv
+import re
 import shutil
 from html.parser import HTMLParser
 from pathlib import Path
@@ -52,7 +53,17 @@ SECTIONS = (
     "Audit status",
     "Methods and reproducibility",
 )
-FIGURES = ("topic_sizes", "segment_map", "topics_per_article")
+FIGURES = (
+    "topic_sizes",
+    "segment_map",
+    "topics_per_article",
+    "topics_over_time",
+    "topics_per_category",
+    "topics_per_site",
+    "topics_per_format",
+    "topic_hierarchy",
+    "intertopic_map",
+)
 STAMP = "2024-05-01T12:00:00+00:00"
 
 
@@ -128,6 +139,14 @@ def test_report_writes_html_markdown_figures_and_tables(run):
         assert "data:image/png;base64," in page and "<script" not in page
     for name in CSV_TABLES:
         assert (report / "tables" / f"{name}.csv").exists(), name
+
+
+def test_the_interactive_intertopic_map_carries_its_own_script(run):
+    page = (run["report"] / "figures" / "intertopic_map_interactive.html").read_text("utf-8")
+    # plotly inlined: the page works offline and fetches nothing.
+    assert "<script" in page and "Plotly.newPlot" in page
+    assert not re.search(r"<script[^>]+src=", page)
+    assert "figures/intertopic_map_interactive.html" in run["html"]
 
 
 def test_html_is_self_contained(run):
