@@ -456,7 +456,14 @@ def _child(key, args, tables, cache_dir, queue):
     config = _config(args, cache_dir)
     words, texts, seconds, topic_of_text = RUNNERS[key][1](config, tables, args.k)
     npmi, diversity = _npmi_and_diversity(words, texts)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    # A peer run in a subprocess of its own (KeyNMF) counts with its peak, not ours.
+    peak = (
+        max(
+            resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+            resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
+        )
+        / 1024
+    )
     units = topic_units(read_table(tables, "segments"), config.topics)
     largest, outliers, nmi = assignment_figures(topic_of_text, units, counsel_labels(tables))
     queue.put((key, len(words), npmi, diversity, seconds, peak, len(texts), largest, outliers, nmi))
