@@ -11,9 +11,7 @@ which depends on where the cue stands:
   of the sentence, or the following quotation;
 - "according to X" at the start or in the middle: the rest of the sentence; at the end: the
   sentence before it;
-- a footnote marker (¹, [3], (12), or a number glued to the full stop: "spring.1") closing a
-  sentence: that sentence (source type "other");
-- an author-year reference ("(Miller, 2020)"): the sentence up to it (source type "study").
+- a footnote marker (¹, [3], (12)) closing a sentence: that sentence (source type "other").
 
 Each claim also gets `source_type`, `year`, `named_source`, `hedged` and a `strength` in the
 scheme of Yu et al. (2019): direct causal, conditional causal, correlational, no relationship.
@@ -106,16 +104,7 @@ def _patterns() -> dict[str, re.Pattern]:
         ),
         "footnote": re.compile(
             r"(?P<cue>(?:[¹²³⁴⁵⁶⁷⁸⁹⁰]+(?:,\s?[¹²³⁴⁵⁶⁷⁸⁹⁰]+)*)|\[\d{1,3}\]|"
-            r"\s\(\d{1,3}(?:,\s?\d{1,3})*\)|"
-            # Plain note numbers glued to a sentence's end ("…goes away come spring.1");
-            # after a letter, a bracket or a quote, never a digit (no "2.5").
-            r"(?<=[a-z)\]”\"’'%][.!?])\d{1,2}(?:(?:,\s?|\s)\d{1,2})*)(?=[.,]?\s|[.,]?$)"
-        ),
-        # An author-year reference: "(Miller, 2020)", "(Cloud & Townsend, 2017)", "(Li et al.,
-        # 2019a)".
-        "author_year": re.compile(
-            r"\((?P<src>[A-Z][\w'’-]+(?:(?:,\s|\s(?:&|and)\s)[A-Z][\w'’-]+)*(?:\set\sal\.?)?),"
-            r"\s(?:19|20)\d{2}[a-z]?\)"
+            r"\s\(\d{1,3}(?:,\s?\d{1,3})*\))(?=[.,]?\s|[.,]?$)"
         ),
     }
 
@@ -132,8 +121,6 @@ def _source_type(source: str, pattern: str, person_names: list[str]) -> str:
     lex = cue_lexicon()
     if pattern == "footnote":
         return "other"
-    if pattern == "author_year":  # an academic reference: a paper
-        return "study"
     if re.search(r"\b(dr|prof|professor)\b\.?", source.lower()) or any(
         name and name in source for name in person_names
     ):
@@ -363,10 +350,6 @@ def find_claims(
         s_start, _ = _sentence_at(max(m.start() - 1, 0), sentences, text)
         add(max(s_start, previous_marker), m.start(), m.start("cue"), m.end("cue"), "", "footnote")
         previous_marker = m.end()
-    # 5. An author-year reference: the sentence up to it.
-    for m in pats["author_year"].finditer(text):
-        s_start, _ = _sentence_at(max(m.start() - 1, 0), sentences, text)
-        add(s_start, m.start(), m.start(), m.end(), m.group("src"), "author_year")
     return sorted(found, key=lambda c: c.start)
 
 
