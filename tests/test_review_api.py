@@ -170,26 +170,21 @@ def test_a_correction_records_the_new_value(ann):
         s for s in support if s["support_status"] == "unbacked" and s["details"]["candidates"]
     )
     claim_id = item["details"]["candidates"][0]["claim_id"]
+
+    def correct(correction: dict):
+        return _post(ann, item["item_id"], verdict="correct", base_seq=0, correction=correction)
+
     # A linked status needs a claim of the article, and only claims of that article.
-    missing = _post(
-        ann, item["item_id"], verdict="correct", base_seq=0, correction={"status": "weaker"}
-    )
-    assert missing.status_code == 422 and "at least one linked claim" in missing.json()["error"]
-    foreign = _post(
-        ann,
-        item["item_id"],
-        verdict="correct",
-        base_seq=0,
-        correction={"status": "backed", "claim_ids": ["someone-else:clm:0-10"]},
-    )
-    assert foreign.status_code == 422 and "not a claim of this article" in foreign.json()["error"]
-    response = _post(
-        ann,
-        item["item_id"],
-        verdict="correct",
-        base_seq=0,
-        correction={"status": "weaker", "claim_ids": [claim_id]},
-    )
+    for correction, error in (
+        ({"status": "weaker"}, "at least one linked claim"),
+        (
+            {"status": "backed", "claim_ids": ["someone-else:clm:0-10"]},
+            "not a claim of this article",
+        ),
+    ):
+        refused = correct(correction)
+        assert refused.status_code == 422 and error in refused.json()["error"], correction
+    response = correct({"status": "weaker", "claim_ids": [claim_id]})
     assert response.status_code == 201
     assert response.json()["old_value"] == {"status": "unbacked", "claim_ids": []}
     assert response.json()["new_value"] == {"status": "weaker", "claim_ids": [claim_id]}
