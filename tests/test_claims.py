@@ -315,3 +315,113 @@ def test_sentence_initial_researchers_from_an_institution(nlp, fakehealth):
 def test_a_cue_attributes_one_claim(nlp, fakehealth):
     paragraph = _paragraph(fakehealth["story_reviews_01649"], "researchers from Humboldt")
     assert len(_claims(nlp, paragraph)) == 1
+
+
+# --- citation formats: note numbers glued to the sentence, author-year references --------------
+
+
+@pytest.fixture(scope="module")
+def train_texts() -> dict[str, str]:
+    records = json.loads(shared_path("gold", "train.json").read_text(encoding="utf-8"))
+    return {r["id"]: r["text"] for r in records}
+
+
+@pytest.mark.parametrize(
+    ("article_id", "needle", "cue", "pattern", "source_type", "year"),
+    [
+        # Real articles of gold/train.json, with their gold cue.
+        (
+            "curejoy-causes-seasonal-affective-disorder",
+            "goes away come spring",
+            "1",
+            "footnote",
+            "other",
+            None,
+        ),
+        (
+            "curejoy-causes-seasonal-affective-disorder",
+            "control your mood",
+            "5 6",
+            "footnote",
+            "other",
+            None,
+        ),
+        (
+            "inbloomvictoria-signs-boundaries",
+            "Overcommitting can lead",
+            "(Miller, 2020)",
+            "author_year",
+            "study",
+            2020,
+        ),
+        (
+            "inbloomvictoria-signs-boundaries",
+            "prioritize your needs",
+            "(Cloud & Townsend, 2017)",
+            "author_year",
+            "study",
+            2017,
+        ),
+    ],
+)
+def test_citation_formats_make_claims_of_their_sentence(
+    nlp, train_texts, article_id, needle, cue, pattern, source_type, year
+):
+    text = next(t for key, t in train_texts.items() if key.startswith(article_id))
+    claims = _claims(nlp, _paragraph(text, needle))
+    (claim,) = [c for c in claims if needle in c.text]
+    assert (claim.cue, claim.pattern, claim.source_type, claim.year) == (
+        cue,
+        pattern,
+        source_type,
+        year,
+    )
+    assert cue not in claim.text  # the claim is the sentence, without its reference
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The usual dose was 2.5 mg per day for most of the adults in the trial.",
+        "Step 1. Take a slow breath and count to ten before you answer anyone.",
+        "Call the helpline (available 24/7, 2019 figures) whenever you feel unsafe at night.",
+    ],
+)
+def test_numbers_that_are_not_references_make_no_claim(nlp, text):
+    assert _claims(nlp, text) == []
+
+
+def test_the_tagger_pipeline_keeps_citation_claims(config, train_texts):
+    """With `extract.method: model`, a sentence marked by a citation format is a claim, tagged
+    or not: where no tagged claim covers it, the rule's claim stands beside the tagger's."""
+    nlp_model = extraction_pipeline(config.spacy.model, config.extract)
+    assert config.extract.method == "model"
+    text = next(t for key, t in train_texts.items() if key.startswith("curejoy-causes"))
+    claims = _claims(nlp_model, _paragraph(text, "goes away come spring"))
+    found = [c for c in claims if "goes away come spring" in c.text]
+    assert len(found) == 1 and found[0].cue == "1", [(c.pattern, c.cue, c.text) for c in claims]
+    claims = _claims(
+        nlp_model,
+        "Say no more often. Overcommitting can lead to stress and burnout in many adults "
+        "(Miller, 2020). Take a walk.",
+    )
+    (cited,) = [c for c in claims if c.cue == "(Miller, 2020)"]
+    assert cited.text == "Overcommitting can lead to stress and burnout in many adults"
+    assert cited.year == 2020
+
+
+def test_the_taggers_features_leave_citation_formats_out(nlp):
+    """The shipped tagger was trained with rule-claim features that did not read note numbers
+    or author-year references; its inputs must stay as they were (the rule claims stand beside
+    it instead)."""
+    from pipeline.extract.features import FLAG_NAMES, token_flags
+
+    column = FLAG_NAMES.index("rule_claim")
+    cited = nlp("Overcommitting can lead to stress in many adults (Miller, 2020). Rest helps.")
+    assert any(c.pattern == "author_year" for c in cited._.claims)
+    assert token_flags(cited)[:, column].sum() == 0
+    noted = nlp("The low mood usually goes away come spring.1 Light helps.")
+    assert any(c.cue == "1" for c in noted._.claims)
+    assert token_flags(noted)[:, column].sum() == 0
+    footnoted = nlp("The low mood usually goes away come spring.¹ Light helps.")
+    assert token_flags(footnoted)[:, column].sum() > 0  # the old footnote markers still count

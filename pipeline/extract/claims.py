@@ -11,7 +11,9 @@ which depends on where the cue stands:
   of the sentence, or the following quotation;
 - "according to X" at the start or in the middle: the rest of the sentence; at the end: the
   sentence before it;
-- a footnote marker (¹, [3], (12)) closing a sentence: that sentence (source type "other").
+- a footnote marker (¹, [3], (12), or a number glued to the full stop: "spring.1") closing a
+  sentence: that sentence (source type "other");
+- an author-year reference ("(Miller, 2020)"): the sentence up to it (source type "study").
 
 Each claim also gets `source_type`, `year`, `named_source`, `hedged` and a `strength` in the
 scheme of Yu et al. (2019): direct causal, conditional causal, correlational, no relationship.
@@ -106,6 +108,17 @@ def _patterns() -> dict[str, re.Pattern]:
             r"(?P<cue>(?:[¹²³⁴⁵⁶⁷⁸⁹⁰]+(?:,\s?[¹²³⁴⁵⁶⁷⁸⁹⁰]+)*)|\[\d{1,3}\]|"
             r"\s\(\d{1,3}(?:,\s?\d{1,3})*\))(?=[.,]?\s|[.,]?$)"
         ),
+        # Plain note numbers glued to a sentence's end ("…goes away come spring.1"); after a
+        # letter, a bracket or a quote, never a digit (no "2.5").
+        "note_number": re.compile(
+            r"(?<=[a-z)\]”\"’'%][.!?])(?P<cue>\d{1,2}(?:(?:,\s?|\s)\d{1,2})*)(?=[.,]?\s|[.,]?$)"
+        ),
+        # An author-year reference: "(Miller, 2020)", "(Cloud & Townsend, 2017)", "(Li et al.,
+        # 2019a)".
+        "author_year": re.compile(
+            r"\((?P<src>[A-Z][\w'’-]+(?:(?:,\s|\s(?:&|and)\s)[A-Z][\w'’-]+)*(?:\set\sal\.?)?),"
+            r"\s(?:19|20)\d{2}[a-z]?\)"
+        ),
     }
 
 
@@ -121,6 +134,8 @@ def _source_type(source: str, pattern: str, person_names: list[str]) -> str:
     lex = cue_lexicon()
     if pattern == "footnote":
         return "other"
+    if pattern == "author_year":  # an academic reference: a paper
+        return "study"
     if re.search(r"\b(dr|prof|professor)\b\.?", source.lower()) or any(
         name and name in source for name in person_names
     ):
@@ -245,7 +260,10 @@ def _quote_after(text: str, pos: int, limit: int = 3) -> tuple[int, int] | None:
 
 
 def find_claims(
-    text: str, sentences: list[tuple[int, int]], person_names: list[str] | None = None
+    text: str,
+    sentences: list[tuple[int, int]],
+    person_names: list[str] | None = None,
+    citations: bool = True,
 ) -> list[Claim]:
     """Find cited claims in one paragraph.
 
@@ -253,6 +271,9 @@ def find_claims(
         text: the paragraph.
         sentences: sentence (start, end) offsets within `text` (from spaCy).
         person_names: PERSON entity texts in the paragraph, to tell experts from organisations.
+        citations: also read plain note numbers glued to a sentence ("spring.1") and
+            author-year references ("(Miller, 2020)"). The tagger's input features leave them
+            out: the shipped model was trained without them.
 
     Returns:
         Claims in order of position; overlapping detections keep the first found.
@@ -345,21 +366,28 @@ def find_claims(
             _, s_end = _sentence_at(m.end() - 1, sentences, text)
             add(m.end(), s_end, m.start("cue"), m.end("cue"), source, "pre")
     # 4. Footnote markers closing a sentence.
+    markers = list(pats["footnote"].finditer(text))
+    if citations:
+        markers = sorted(markers + list(pats["note_number"].finditer(text)), key=re.Match.start)
     previous_marker = 0  # the sentence splitter often misses "rhythm.² When": cut at markers
-    for m in pats["footnote"].finditer(text):
+    for m in markers:
         s_start, _ = _sentence_at(max(m.start() - 1, 0), sentences, text)
         add(max(s_start, previous_marker), m.start(), m.start("cue"), m.end("cue"), "", "footnote")
         previous_marker = m.end()
+    # 5. An author-year reference: the sentence up to it.
+    for m in pats["author_year"].finditer(text) if citations else ():
+        s_start, _ = _sentence_at(max(m.start() - 1, 0), sentences, text)
+        add(s_start, m.start(), m.start(), m.end(), m.group("src"), "author_year")
     return sorted(found, key=lambda c: c.start)
 
 
-def find_doc_claims(doc) -> list[Claim]:
+def find_doc_claims(doc, citations: bool = True) -> list[Claim]:
     """`find_claims` over a parsed paragraph (a spaCy Doc): its sentences and PERSON names."""
     if doc.has_annotation("SENT_START"):
         sentences = [(s.start_char, s.end_char) for s in doc.sents]
     else:
         sentences = [(0, len(doc.text))]
-    return find_claims(doc.text, sentences, doc_persons(doc))
+    return find_claims(doc.text, sentences, doc_persons(doc), citations)
 
 
 def doc_persons(doc) -> list[str]:

@@ -136,7 +136,7 @@ def _mark_rule_claims(doc: Doc, flags: np.ndarray) -> None:
     the tagger weighs against the context (a high-precision rule, not the verdict)."""
     from pipeline.extract.claims import find_doc_claims
 
-    for claim in find_doc_claims(doc):
+    for claim in find_doc_claims(doc, citations=False):
         for (start, end), name in (
             ((claim.start, claim.end), "rule_claim"),
             ((claim.cue_start, claim.cue_end), "rule_cue"),

@@ -89,6 +89,9 @@ def _claim_region(doc: Doc, span: Span, cue: Span | None) -> tuple[int, int]:
     return start, end
 
 
+CITATION_PATTERNS = ("footnote", "author_year")  # rule claims kept beside the tagger's
+
+
 def _model_claims(doc: Doc, threshold: float, persons: list[str]) -> list:
     """Claims from the tagger's claim and cue spans: each tagged span grows to its sentences,
     takes the nearest cue in or beside them (or, when the tagger marked none there, the cue a
@@ -97,6 +100,7 @@ def _model_claims(doc: Doc, threshold: float, persons: list[str]) -> list:
     # A cue names a source or is a footnote marker: a lone quote mark or dash is neither.
     cues = [c for c in doc.spans.get("sh_cue", []) if any(ch.isalnum() for ch in c.text)]
     rule_cues = None
+    rule_claims = find_doc_claims(doc)
     spans = doc.spans.get("sh_claim", [])
     scores = spans.attrs.get("scores", []) if len(spans) else []
     confidences = spans.attrs.get("confidence", scores) if len(spans) else []
@@ -118,10 +122,9 @@ def _model_claims(doc: Doc, threshold: float, persons: list[str]) -> list:
         near = [c for c in cues if usable(c, sent_start, sent_end)]
         if not near:
             if rule_cues is None:
-                found = find_doc_claims(doc)
                 rule_cues = [
                     doc.char_span(c.cue_start, c.cue_end, alignment_mode="expand")
-                    for c in found
+                    for c in rule_claims
                     if c.cue_end > c.cue_start
                 ]
             near = [c for c in rule_cues if c is not None and usable(c, sent_start, sent_end)]
@@ -144,14 +147,26 @@ def _model_claims(doc: Doc, threshold: float, persons: list[str]) -> list:
         )
         if claim is not None:
             claim.confidence = round(float(confidence), 3)
-            claim.lexicon_concepts = sorted(
-                {
-                    concept_id(lx.label_, lx.id_)
-                    for lx in doc.spans.get("sh_lexicon", [])
-                    if lx.start_char >= claim.start and lx.end_char <= claim.end
-                }
-            )
             claims.append(claim)
+    # Citation formats the tagger rarely marks (a note number glued to the sentence, an
+    # author-year reference) make claims wherever no tagged claim covers them: the rules find
+    # them with high precision. Their confidence is the rule pattern's (review.claim_confidence).
+    # A tagged claim attributed through the same reference gives way to the rule's span, which
+    # follows the sentence ("spring.1" is one token to the tagger, so its span stops before it).
+    for claim in rule_claims:
+        if claim.pattern not in CITATION_PATTERNS:
+            continue
+        covering = [c for c in claims if c.start < claim.end and claim.start < c.end]
+        if all(c.cue_start < claim.cue_end and claim.cue_start < c.cue_end for c in covering):
+            claims = [c for c in claims if c not in covering] + [claim]
+    for claim in claims:
+        claim.lexicon_concepts = sorted(
+            {
+                concept_id(lx.label_, lx.id_)
+                for lx in doc.spans.get("sh_lexicon", [])
+                if lx.start_char >= claim.start and lx.end_char <= claim.end
+            }
+        )
     return sorted(claims, key=lambda c: c.start)
 
 
