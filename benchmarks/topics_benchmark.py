@@ -27,7 +27,8 @@ Usage:
   python benchmarks/topics_benchmark.py --corpus default  # data/raw
   python benchmarks/topics_benchmark.py --corpus shared   # counsel-chat + FakeHealth (~4,400)
   python benchmarks/topics_benchmark.py --corpus counsel  # the 2,129 counsel-chat answers (NMI)
-  options: --models a,b,b19,c,d,e  --unit paragraph|sentence|item  --backend model2vec|minilm
+  options: --models a,b,b19,c,d,e  --unit paragraph|sentence|item
+           --backend auto|model2vec|minilm (auto: as the pipeline decides by corpus size)
            --limit N (documents per input file, for quick runs)
            --work DIR: keep the prepared tables there and reuse them on the next run
            --ablation: instead, (a) with one `topics` setting changed at a time (not timed)
@@ -289,22 +290,14 @@ def _run_keynmf(config, tables, k):
 ABLATIONS = [
     ("none (defaults)", {}),
     ("top words by c-TF-IDF (BERTopic's)", {"top_words": "ctfidf"}),
-    ("top words by frequency (lambda = 1)", {"relevance_lambda": 1.0}),
-    ("MMR (0.3) over the top words", {"mmr_diversity": 0.3}),
-    ("no topic merging", {"nr_topics": None}),
-    ("nr_topics: auto", {"nr_topics": "auto"}),
-    ("no guided topics", {"guided": False}),
-    ("500 UMAP epochs", {"umap_epochs": 500}),
-    ("outliers stay outliers", {"reduce_outliers": False}),
-    (
-        "k-means, 20 clusters, no merging",
-        {"clusterer": "kmeans", "n_clusters": 20, "nr_topics": None},
-    ),
-    (
-        "k-means, 30 clusters, no merging",
-        {"clusterer": "kmeans", "n_clusters": 30, "nr_topics": None},
-    ),
-    ("k-means, 40 clusters, merged to 20", {"clusterer": "kmeans", "n_clusters": 40}),
+    ("no cap on the topics a word heads", {"max_topics_per_word": None}),
+    ("no coherence re-ranking", {"coherence_weight": 0.0}),
+    ("relevance alone (neither)", {"max_topics_per_word": None, "coherence_weight": 0.0}),
+    ("20 clusters", {"n_clusters": 20}),
+    ("40 clusters", {"n_clusters": 40}),
+    ("large-corpus regime: model2vec, HDBSCAN", {"small_corpus_units": 0}),
+    ("model2vec, Ward", {"backend": "model2vec", "clusterer": "ward"}),
+    ("MiniLM, HDBSCAN, merged to 20", {"backend": "minilm", "clusterer": "hdbscan"}),
 ]
 
 
@@ -482,7 +475,7 @@ def main() -> int:
     parser.add_argument("--corpus", choices=["shared", "counsel", "default"], default="shared")
     parser.add_argument("--models", default="a,b,b19,c,d,e")
     parser.add_argument("--unit", default="paragraph", choices=["sentence", "paragraph", "item"])
-    parser.add_argument("--backend", default="model2vec", choices=["model2vec", "minilm"])
+    parser.add_argument("--backend", default="auto", choices=["auto", "model2vec", "minilm"])
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--ablation", action="store_true")
     parser.add_argument(

@@ -131,7 +131,8 @@ class ConceptsConfig(_Section):
 
 class TopicsConfig(_Section):
     unit: Literal["sentence", "paragraph", "item"]
-    backend: Literal["minilm", "model2vec"]
+    backend: Literal["auto", "minilm", "model2vec"]
+    small_corpus_units: int = Field(ge=0)
     min_words: int = Field(ge=1)
     other_languages: list[str]
     min_units: int = Field(ge=2)
@@ -139,7 +140,7 @@ class TopicsConfig(_Section):
     n_components: int = Field(ge=2)
     umap_epochs: int = Field(ge=10)
     random_state: int
-    clusterer: Literal["hdbscan", "kmeans"]
+    clusterer: Literal["auto", "hdbscan", "kmeans", "ward"]
     n_clusters: int = Field(ge=2)
     min_cluster_size: int = Field(ge=2)
     min_cluster_share: float = Field(ge=0, le=1)
@@ -154,6 +155,8 @@ class TopicsConfig(_Section):
     top_words: Literal["relevance", "ctfidf"]
     relevance_lambda: float = Field(ge=0, le=1)
     relevance_min_count: int = Field(ge=1)
+    max_topics_per_word: int | None = Field(ge=1)
+    coherence_weight: float = Field(ge=0, le=1)
     mmr_diversity: float | None = Field(ge=0, le=1)
     label_mmr_diversity: float = Field(ge=0, le=1)
     reduce_outliers: bool

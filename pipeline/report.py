@@ -305,6 +305,9 @@ def build_context(
         ),
         "python": manifest.get("python", ""),
     }
+    fitted = next((s.get("counts", {}) for s in stages if s.get("name") == "topics"), {})
+    if fitted.get("backend"):  # what topics.backend/clusterer `auto` chose for this corpus
+        methods["topic model"] = f"{fitted['backend']} embeddings, {fitted['clusterer']} clusters"
     return {
         "title": config.report.title,
         "generated_at": generated_at,
@@ -336,14 +339,17 @@ def build_context(
     }
 
 
-def _views(table: Tables, config) -> dict:
-    """BERTopic's analysis views from the tables (`topic_views`), for the figures."""
+def _views(table: Tables, config, model_dir: Path) -> dict:
+    """BERTopic's analysis views from the tables (`topic_views`), for the figures; unit
+    vectors come from the backend the saved model in `model_dir` was fitted with."""
     from pipeline import topic_views as views
+    from pipeline.topics import corpus_backend
 
     segment_topics, segments = table("segment_topics"), table("segments")
     documents, mentions = table("documents"), table("mentions")
+    backend = corpus_backend(config.topics, model_dir, segments)
     topic_ids, vectors = views.topic_vectors(
-        segment_topics, segments, config.topics.backend, config.embeddings.cache_dir
+        segment_topics, segments, backend, config.embeddings.cache_dir
     )
     sizes = dict(zip(table("topics")["topic_id"], table("topics")["size"]))
     return {
@@ -376,7 +382,8 @@ def render_figures(
     topics = table("topics")
     if topics.empty:
         return []
-    views = cache(lambda _: _views(table, config))  # computed once, and only when drawn
+    # Computed once, and only when drawn.
+    views = cache(lambda _: _views(table, config, Path(out_dir) / "topic_model"))
     made = [  # name, title, drawing from the figures module
         ("topic_sizes", "Topic sizes and top words", lambda f: f.topic_sizes(topics)),
         (

@@ -615,24 +615,31 @@ def stage_extract(
 
 
 def embed_partition(texts: list[str], config: Config) -> np.ndarray:
-    """Embed one partition of topic units with the configured backend (runs on a worker)."""
+    """Embed one partition of topic units with `topics.backend` (resolved; runs on a worker)."""
     from pipeline.embed import get_encoder
 
-    backend = config.topics.backend
-    return get_encoder(backend, str(config.embeddings.cache_dir)).encode(texts)
+    return get_encoder(config.topics.backend, str(config.embeddings.cache_dir)).encode(texts)
 
 
-def _embed_on(executor: Executor, segments: pd.DataFrame, config: Config) -> int:
+def _embed_on(executor: Executor, segments: pd.DataFrame, config: Config, model_dir: Path) -> int:
     """Embed the topic units missing from the embedding cache in partitions on `executor`,
     so the topic fit finds every vector cached. Returns the number of texts embedded."""
     from pipeline.embed import store_vectors, uncached_texts
-    from pipeline.topics import topic_units
+    from pipeline.topics import corpus_backend, resolve_topics, topic_units
 
     texts = topic_units(segments, config.topics)["text"].tolist()
-    todo = uncached_texts(texts, config.topics.backend, config.embeddings.cache_dir)
+    # The backend a refit would choose for this corpus; an update embeds as the saved model did.
+    backend = resolve_topics(config.topics, len(set(texts))).backend
+    saved = (model_dir / "versions.json").exists()
+    if saved and corpus_backend(config.topics, model_dir, segments) != backend:
+        return 0  # the saved model's backend differs: the update embeds its few new units
+    todo = uncached_texts(texts, backend, config.embeddings.cache_dir)
     chunks = split(todo, config.run.partition_docs * 10)
-    for i, vectors in executor.map(embed_partition, chunks, config):
-        store_vectors(chunks[i], vectors, config.topics.backend, config.embeddings.cache_dir)
+    resolved = config.model_copy(
+        update={"topics": config.topics.model_copy(update={"backend": backend})}
+    )
+    for i, vectors in executor.map(embed_partition, chunks, resolved):
+        store_vectors(chunks[i], vectors, backend, config.embeddings.cache_dir)
     return len(todo)
 
 
@@ -676,8 +683,8 @@ def stage_topics(
         segments = read_table(out_dir, "segments")
         mentions = read_table(out_dir, "mentions")
         lemmas = read_table(out_dir, "lemmas")
-        embedded = _embed_on(executor, segments, config) if executor is not None else 0
         model_dir = out_dir / "topic_model"
+        embedded = _embed_on(executor, segments, config, model_dir) if executor is not None else 0
         have_tables = all((out_dir / f"{name}.parquet").exists() for name in outputs)
         share = new_unit_share(model_dir, segments, config) if have_tables else 1.0
         if not force and share <= config.topics.refit_share:
@@ -700,6 +707,8 @@ def stage_topics(
             "units": len(result.segment_topics),
             "policy": policy,
         }
+        if result.fitted:  # what `auto` chose for this corpus
+            stage.counts.update(result.fitted)
         if len(others):
             stage.counts["other_language_units"] = len(others)
         if embedded:

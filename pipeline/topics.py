@@ -1,11 +1,13 @@
 """Topic stage: BERTopic over segments, guided by the concept lexicon.
 
 Every replaceable part is chosen in the `topics` config: the unit (sentence, paragraph or list
-item), the embedding backend (`minilm` or `model2vec`), UMAP/HDBSCAN settings, topic merging, the
-top-word ranking and the seed topics. Best practices followed: pre-computed embeddings cached by
-content hash; UMAP with a fixed random_state over an exact cosine neighbour graph; HDBSCAN sized
-to the corpus; a CountVectorizer over spaCy lemmas whose stop words include web boilerplate;
-top words ranked by LDAvis relevance; labels re-ranked by MaximalMarginalRelevance, with
+item), the embedding backend and the clusterer (`auto`: MiniLM and Ward's clustering for a small
+corpus, model2vec and UMAP + HDBSCAN for a large one), topic merging, the top-word ranking and
+the seed topics. Best practices followed: pre-computed embeddings cached by content hash; UMAP
+with a fixed random_state over an exact cosine neighbour graph; HDBSCAN sized to the corpus; a
+CountVectorizer over spaCy lemmas whose stop words include web boilerplate; top words ranked by
+LDAvis relevance, each word heading few topics, re-ranked towards words that co-occur; labels
+re-ranked by MaximalMarginalRelevance, with
 KeyBERTInspired + MMR words kept as an aspect; near-identical topics merged; outlier
 reduction by embeddings; guided topics from lexicon concepts that occur in the corpus.
 
@@ -54,6 +56,7 @@ class TopicResult:
     coords: pd.DataFrame  # segment_id, x, y: a 2-D map of the fitted units
     message: str = ""
     unit_hashes: pd.DataFrame | None = None  # segment_id, text_sha256, topic_id, probability
+    fitted: dict | None = None  # the backend and clusterer `auto` resolved to
 
 
 def _candidate_units(segments: pd.DataFrame, cfg: TopicsConfig) -> pd.DataFrame:
@@ -312,10 +315,19 @@ class RelevanceWords:
     A BERTopic representation (duck-typed: `extract_topics`), used first in a list.
     """
 
-    def __init__(self, relevance_lambda: float, min_count: int = 2, top_n_words: int = 30):
+    def __init__(
+        self,
+        relevance_lambda: float,
+        min_count: int = 2,
+        top_n_words: int = 30,
+        max_topics_per_word: int | None = None,
+        coherence_weight: float = 0.0,
+    ):
         self.relevance_lambda = relevance_lambda
         self.min_count = min_count
         self.top_n_words = top_n_words
+        self.max_topics_per_word = max_topics_per_word
+        self.coherence_weight = coherence_weight
 
     def extract_topics(self, topic_model, documents, c_tf_idf, topics):
         labels = sorted(topics)
@@ -326,18 +338,63 @@ class RelevanceWords:
         vocab = vectorizer.get_feature_names_out()
         p_word = counts.sum(axis=0) / max(counts.sum(), 1.0)
         lam = self.relevance_lambda
+        share = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1.0)
+        owned = np.ones_like(counts, dtype=bool)
+        if self.max_topics_per_word and len(labels) > self.max_topics_per_word:
+            # A word names only the topics where it is most frequent (relative to the topic's
+            # size), so that the words a whole genre shares do not head every list.
+            rank = np.argsort(np.argsort(-share, axis=0, kind="stable"), axis=0, kind="stable")
+            owned = rank < self.max_topics_per_word
+        units = None
+        if self.coherence_weight > 0:  # which units hold each word: co-occurrence
+            units = (vectorizer.transform(documents["Document"]) > 0).astype(np.float64).tocsc()
         result = {}
         for row, topic in enumerate(labels):
-            p_in_topic = counts[row] / max(counts[row].sum(), 1.0)
+            p_in_topic = share[row]
             with np.errstate(divide="ignore", invalid="ignore"):
                 score = lam * np.log(p_in_topic) + (1 - lam) * np.log(p_in_topic / p_word)
-            # Words below min_count come last; absent words never. Padded like BERTopic's own
-            # candidates, because MaximalMarginalRelevance expects top_n_words of them.
-            rare = counts[row] < self.min_count
-            order = np.lexsort((np.arange(len(score)), -score, rare))[: self.top_n_words]
-            words = [(vocab[i], float(score[i])) for i in order if counts[row, i] > 0]
+            # Words below min_count, or owned by other topics, come last; absent words never.
+            # Padded like BERTopic's own candidates, because MaximalMarginalRelevance expects
+            # top_n_words of them.
+            rare = (counts[row] < self.min_count) | ~owned[row]
+            # Coherence re-ranking chooses among the 30 best candidates.
+            pool = self.top_n_words if units is None else max(self.top_n_words, 30)
+            order = np.lexsort((np.arange(len(score)), -score, rare))[:pool]
+            order = [i for i in order if counts[row, i] > 0]
+            if units is not None:
+                order = self._coherent([i for i in order if not rare[i]], units) + [
+                    i for i in order if rare[i]
+                ]
+            order = order[: self.top_n_words]
+            words = [(vocab[i], float(score[i])) for i in order]
             result[topic] = words + [("", 1e-5)] * (self.top_n_words - len(words))
         return result
+
+    def _coherent(self, pool: list[int], units) -> list[int]:
+        """Re-rank a topic's candidate words (best first) so that each next word also co-occurs
+        with those already chosen: score = (1 - w) * relevance rank (1 down to 0) + w * mean
+        NPMI with the chosen words over the fitted units (w = coherence_weight). Words that
+        appear together read as one theme; a list of individually exclusive but unrelated
+        words does not."""
+        if len(pool) < 3:
+            return pool
+        present = units[:, pool]
+        n = units.shape[0]
+        joint = (present.T @ present).toarray() / n
+        single = np.diag(joint).copy()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            npmi = np.log(joint / np.outer(single, single)) / -np.log(joint)
+        npmi[joint == 0] = -1.0
+        npmi[joint >= 1] = 1.0  # words in every unit
+        rank = np.linspace(1.0, 0.0, len(pool))
+        w = self.coherence_weight
+        chosen = [0]
+        rest = list(range(1, len(pool)))
+        while rest:
+            gain = [(1 - w) * rank[c] + w * npmi[c, chosen].mean() for c in rest]
+            best = rest.pop(int(np.argmax(gain)))
+            chosen.append(best)
+        return [pool[i] for i in chosen]
 
 
 def _encoder_model(backend: str, cache_dir: Path):
@@ -364,13 +421,23 @@ def _representation(cfg: TopicsConfig) -> dict:
     main: list = []
     if cfg.top_words == "relevance":
         top_n = 10 if cfg.mmr_diversity is None else 30
-        main.append(RelevanceWords(cfg.relevance_lambda, cfg.relevance_min_count, top_n))
+        main.append(
+            RelevanceWords(
+                cfg.relevance_lambda,
+                cfg.relevance_min_count,
+                top_n,
+                cfg.max_topics_per_word,
+                cfg.coherence_weight,
+            )
+        )
     if cfg.mmr_diversity is not None:  # MMR re-ranks 30 candidates by closeness to the topic
         main.append(MaximalMarginalRelevance(diversity=cfg.mmr_diversity, top_n_words=10))
     return {
         "Main": main,
         "Label": [
-            RelevanceWords(cfg.relevance_lambda, cfg.relevance_min_count),
+            RelevanceWords(
+                cfg.relevance_lambda, cfg.relevance_min_count, 30, cfg.max_topics_per_word
+            ),
             MaximalMarginalRelevance(diversity=cfg.label_mmr_diversity, top_n_words=10),
         ],
         "KeyBERT": [
@@ -380,9 +447,77 @@ def _representation(cfg: TopicsConfig) -> dict:
     }
 
 
+def resolve_topics(cfg: TopicsConfig, n_units: int) -> TopicsConfig:
+    """`cfg` with `auto` backend and clusterer decided for a corpus of `n_units` distinct units:
+    MiniLM and Ward up to `small_corpus_units`, model2vec and HDBSCAN above."""
+    small = n_units <= cfg.small_corpus_units
+    update = {}
+    if cfg.backend == "auto":
+        update["backend"] = "minilm" if small else "model2vec"
+    if cfg.clusterer == "auto":
+        update["clusterer"] = "ward" if small else "hdbscan"
+    return cfg.model_copy(update=update)
+
+
+def corpus_backend(
+    cfg: TopicsConfig, model_dir: Path | None, segments: pd.DataFrame | None = None
+) -> str:
+    """The embedding backend of a corpus's topics: the saved model's when there is one (new
+    units and search terms must be embedded as the fitted units were), else `cfg`'s resolved
+    for the units of `segments`."""
+    if cfg.backend != "auto":
+        return cfg.backend
+    if model_dir is not None:
+        try:
+            saved = json.loads((Path(model_dir) / "versions.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            saved = {}
+        fitted = (saved.get("fitted") or {}).get("backend")
+        if fitted is None and saved.get("topics_config", {}).get("backend") != "auto":
+            fitted = saved.get("topics_config", {}).get("backend")  # a model from before auto
+        if fitted:
+            return str(fitted)
+    if segments is None:
+        raise ValueError(f"no saved topic model in {model_dir} says which backend it used")
+    n = topic_units(segments, cfg)["text"].nunique()
+    return resolve_topics(cfg, n).backend
+
+
+class WardSpace:
+    """BERTopic's dimensionality-reduction slot for Ward clustering: the embeddings as they are
+    (no seed involved); `embedding_` feeds the 2-D map."""
+
+    def __init__(self) -> None:
+        self.embedding_: np.ndarray | None = None
+
+    def fit(self, X: np.ndarray, y=None) -> WardSpace:
+        self.embedding_ = np.asarray(X)
+        return self
+
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        return np.asarray(X)
+
+
+def _reducer(cfg: TopicsConfig, config: Config):
+    """UMAP for the density and k-means clusterers; none for Ward (deterministic)."""
+    if cfg.clusterer == "ward":
+        return WardSpace()
+    return ExactKnnUMAP(
+        n_neighbors=cfg.n_neighbors,
+        n_components=cfg.n_components,
+        n_epochs=cfg.umap_epochs,
+        random_state=cfg.random_state,
+        kernel_cache=Path(config.embeddings.cache_dir) / "numba",
+    )
+
+
 def _clusterer(cfg: TopicsConfig):
-    """HDBSCAN (density clusters and outliers) or k-means (`topics.n_clusters` clusters, every
-    unit in one), as `topics.clusterer` says."""
+    """HDBSCAN (density clusters and outliers), k-means or Ward's agglomerative clustering
+    (`topics.n_clusters` clusters, every unit in one), as `topics.clusterer` says."""
+    if cfg.clusterer == "ward":
+        from sklearn.cluster import AgglomerativeClustering
+
+        return AgglomerativeClustering(n_clusters=cfg.n_clusters, linkage="ward")
     if cfg.clusterer == "kmeans":
         from sklearn.cluster import KMeans
 
@@ -417,13 +552,7 @@ def build_model(cfg: TopicsConfig, config: Config, seeds: list[list[str]] | None
     )
     return BERTopic(
         embedding_model=_encoder_model(cfg.backend, config.embeddings.cache_dir),
-        umap_model=ExactKnnUMAP(
-            n_neighbors=cfg.n_neighbors,
-            n_components=cfg.n_components,
-            n_epochs=cfg.umap_epochs,
-            random_state=cfg.random_state,
-            kernel_cache=Path(config.embeddings.cache_dir) / "numba",
-        ),
+        umap_model=_reducer(cfg, config),
         hdbscan_model=_clusterer(cfg),
         vectorizer_model=vectorizer,
         ctfidf_model=ClassTfidfTransformer(
@@ -431,7 +560,7 @@ def build_model(cfg: TopicsConfig, config: Config, seeds: list[list[str]] | None
         ),
         representation_model=_representation(cfg),
         seed_topic_list=seeds or None,
-        nr_topics=cfg.nr_topics,
+        nr_topics=None if cfg.clusterer == "ward" else cfg.nr_topics,
         top_n_words=10,
         calculate_probabilities=False,
         verbose=False,
@@ -501,6 +630,8 @@ def fit_topics(
             f"{cfg.min_units}): one topic holds everything",
         )
     # 1. Embeddings and lemmas of every distinct unit; the fit uses a sample of large corpora.
+    cfg = resolve_topics(cfg, len(unique))
+    config = config.model_copy(update={"topics": cfg})
     texts = unique["text"].tolist()
     embeddings = embed_cached(texts, cfg.backend, config.embeddings.cache_dir)
     docs = unit_lemmas(unique, lemmas, config)
@@ -510,9 +641,10 @@ def fit_topics(
     fit_vectors = embeddings[fit_idx]
     n = len(fit_idx)
     # 2. The model; HDBSCAN's minimum cluster size grows with the corpus.
-    model = build_model(cfg, config, seed_topics(mentions, cfg) if cfg.guided else None)
-    if cfg.clusterer == "kmeans":
-        # k-means needs as many units as clusters.
+    guided = cfg.guided and cfg.clusterer != "ward"
+    model = build_model(cfg, config, seed_topics(mentions, cfg) if guided else None)
+    if cfg.clusterer in ("kmeans", "ward"):
+        # k-means and Ward need as many units as clusters.
         model.hdbscan_model.n_clusters = min(cfg.n_clusters, n)
     else:
         model.hdbscan_model.min_cluster_size = max(
@@ -568,7 +700,9 @@ def fit_topics(
             f"fitted on {n:,} of {len(unique):,} distinct units (topics.max_fit_units); "
             "the others joined their nearest topic"
         )
-    return _tables(units, unique, topic_of, embeddings, model, mentions, coords, message)
+    result = _tables(units, unique, topic_of, embeddings, model, mentions, coords, message)
+    result.fitted = {"backend": cfg.backend, "clusterer": cfg.clusterer}
+    return result
 
 
 @contextmanager
@@ -640,7 +774,8 @@ def find_topics(model_dir: Path, term: str, config: Config, top_n: int = 5) -> p
     with _quiet_bertopic():
         model = BERTopic.load(str(model_dir))
     outliers = int(model._outliers)
-    vector = get_encoder(config.topics.backend, config.embeddings.cache_dir).encode([term])
+    backend = corpus_backend(config.topics, model_dir)
+    vector = get_encoder(backend, config.embeddings.cache_dir).encode([term])
     sims = cosine_similarity(vector, np.asarray(model.topic_embeddings_)[outliers:])[0]
     vocabulary = {w: i for i, w in enumerate(model.vectorizer_model.get_feature_names_out())}
     columns = [vocabulary[w] for w in lemmatise([term], config)[0].split() if w in vocabulary]
@@ -659,7 +794,8 @@ def find_topics(model_dir: Path, term: str, config: Config, top_n: int = 5) -> p
 
 
 def _coords(model, unique: pd.DataFrame) -> pd.DataFrame:
-    """2-D coordinates of the fitted units from the UMAP space (first two PCA axes)."""
+    """2-D coordinates of the fitted units from the clustering space (UMAP, or the embeddings
+    for Ward): its first two PCA axes."""
     reduced = getattr(model.umap_model, "embedding_", None)
     if reduced is None or len(reduced) != len(unique):
         return pd.DataFrame(columns=["segment_id", "x", "y"])
@@ -901,7 +1037,11 @@ def save_model(result: TopicResult, out_dir: Path, config: Config) -> Path | Non
     }
     (target / "versions.json").write_text(
         json.dumps(
-            {"versions": versions, "topics_config": config.topics.model_dump(mode="json")},
+            {
+                "versions": versions,
+                "topics_config": config.topics.model_dump(mode="json"),
+                "fitted": result.fitted,
+            },
             indent=2,
             sort_keys=True,
         ),
@@ -989,12 +1129,13 @@ def update_topics(
     prob_of = np.array(
         [float(known.at[h, "probability"]) if k else 0.0 for h, k in zip(hashes, kept)]
     )
-    # 2. New texts join their nearest topic through the saved model.
+    # 2. New texts join their nearest topic through the saved model, embedded as its units were.
     model = BERTopic.load(str(model_dir))
+    backend = corpus_backend(cfg, model_dir, segments)
     new = np.flatnonzero(~kept)
     if len(new):
         new_units = unique.iloc[new].reset_index(drop=True)
-        vectors = embed_cached(new_units["text"].tolist(), cfg.backend, config.embeddings.cache_dir)
+        vectors = embed_cached(new_units["text"].tolist(), backend, config.embeddings.cache_dir)
         docs = unit_lemmas(new_units, lemmas, config)
         predicted, sims = model.transform(docs, embeddings=vectors)
         predicted = np.asarray(predicted, dtype=int)
@@ -1024,4 +1165,5 @@ def update_topics(
     )
     result = _summarise(segment_topics, words, labels, mentions, model, coords, message)
     result.unit_hashes = _unit_hashes(segment_topics, units)
+    result.fitted = json.loads((Path(model_dir) / "versions.json").read_text("utf-8")).get("fitted")
     return result

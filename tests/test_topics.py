@@ -249,12 +249,13 @@ def test_find_returns_the_topic_whose_words_hold_the_term(corpus, config, fitted
 
     model_dir = save_model(fitted, tmp_path / "model", config)
     topics = fitted.topics[fitted.topics["topic_id"] >= 0]
-    # A word at the top of one topic and in no other topic's top words.
+    # The first word of one topic (the most relevant one; the next are re-ranked for
+    # coherence) that is in no other topic's top words.
     counts = pd.Series([w for words in topics["top_words"] for w in words]).value_counts()
     topic_id, word = next(
         (t, w)
         for t, words in zip(topics["topic_id"], topics["top_words"])
-        for w in words[:3]
+        for w in words[:1]
         if counts[w] == 1
     )
     found = find_topics(model_dir, word, config, top_n=3)
@@ -263,3 +264,43 @@ def test_find_returns_the_topic_whose_words_hold_the_term(corpus, config, fitted
     assert found["word_weight"].is_monotonic_decreasing
     with pytest.raises(FileNotFoundError, match="no saved topic model"):
         find_topics(tmp_path / "missing", word, config)
+
+
+def test_a_small_corpus_gets_minilm_and_ward_whatever_the_seed(corpus, config, fitted):
+    """`auto`: this corpus (a few hundred units) is fitted with MiniLM and Ward, which involves
+    no seed, so another `random_state` gives the very same units in the very same topics."""
+    assert fitted.fitted == {"backend": "minilm", "clusterer": "ward"}
+    base = corpus["base"]
+    reseeded = load_config(
+        overrides={
+            "embeddings": {"cache_dir": str(config.embeddings.cache_dir)},
+            "topics": {"random_state": 7},
+        }
+    )
+    again = fit_topics(base["segments"], base["mentions"], reseeded, base["lemmas"])
+    pd.testing.assert_frame_equal(again.segment_topics, fitted.segment_topics)
+    assert (fitted.topics["topic_id"] >= 0).sum() == min(
+        config.topics.n_clusters, len(fitted.coords)
+    )
+
+
+def test_a_large_corpus_gets_model2vec_and_hdbscan(corpus, config, tmp_path):
+    """Above `topics.small_corpus_units` (here 0), `auto` means model2vec and HDBSCAN; the saved
+    model says so, and a later search embeds its term with that backend."""
+    from pipeline.topics import corpus_backend, find_topics
+
+    base = corpus["base"]
+    large = load_config(
+        overrides={
+            "embeddings": {"cache_dir": str(config.embeddings.cache_dir)},
+            "topics": {"small_corpus_units": 0},
+        }
+    )
+    result = fit_topics(base["segments"], base["mentions"], large, base["lemmas"])
+    assert result.fitted == {"backend": "model2vec", "clusterer": "hdbscan"}
+    assert (result.topics["topic_id"] >= 0).sum() >= 2
+    model_dir = save_model(result, tmp_path, large)
+    # The saved model, not the corpus size, decides the backend of new units and terms.
+    assert corpus_backend(config.topics, model_dir, base["segments"]) == "model2vec"
+    assert corpus_backend(config.topics, None, base["segments"]) == "minilm"
+    assert len(find_topics(model_dir, "sleep", config, top_n=2)) == 2
