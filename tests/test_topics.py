@@ -304,3 +304,19 @@ def test_a_large_corpus_gets_model2vec_and_hdbscan(corpus, config, tmp_path):
     assert corpus_backend(config.topics, model_dir, base["segments"]) == "model2vec"
     assert corpus_backend(config.topics, None, base["segments"]) == "minilm"
     assert len(find_topics(model_dir, "sleep", config, top_n=2)) == 2
+
+
+def test_minilm_with_guided_hdbscan_clusters(corpus, config):
+    """Forced MiniLM with HDBSCAN and guided topics: BERTopic averages the seed words'
+    embeddings into the units', so it must embed them with MiniLM too (model2vec's narrower
+    vectors made every fit fall back to one topic)."""
+    base = corpus["base"]
+    forced = load_config(
+        overrides={
+            "embeddings": {"cache_dir": str(config.embeddings.cache_dir)},
+            "topics": {"backend": "minilm", "clusterer": "hdbscan", "guided": True},
+        }
+    )
+    result = fit_topics(base["segments"], base["mentions"], forced, base["lemmas"])
+    assert result.fitted == {"backend": "minilm", "clusterer": "hdbscan"}, result.message
+    assert (result.topics["topic_id"] >= 0).sum() >= 2, result.message
