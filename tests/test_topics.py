@@ -73,6 +73,13 @@ def config(cache):
     return load_config(overrides={"embeddings": {"cache_dir": str(cache)}})
 
 
+def _with(config, topics: dict):
+    """The test config (its embedding cache) with some `topics` settings changed."""
+    return load_config(
+        overrides={"embeddings": {"cache_dir": str(config.embeddings.cache_dir)}, "topics": topics}
+    )
+
+
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory, config):
     """Tables of the base corpus and of the grown one (base plus N_EXTRA answers)."""
@@ -169,12 +176,7 @@ def test_fit_sample_is_deterministic_and_covers_every_document(corpus, config):
 
 def test_large_corpus_is_fitted_on_a_sample_and_the_rest_assigned(corpus, config):
     base = corpus["base"]
-    small = load_config(
-        overrides={
-            "embeddings": {"cache_dir": str(config.embeddings.cache_dir)},
-            "topics": {"max_fit_units": 120},
-        }
-    )
+    small = _with(config, {"max_fit_units": 120})
     result = fit_topics(base["segments"], base["mentions"], small, base["lemmas"])
     units = topic_units(base["segments"], small.topics)
     assert "fitted on 120 of" in result.message
@@ -223,12 +225,7 @@ def test_a_changed_config_or_missing_model_means_refit(corpus, config, fitted, t
     grown = corpus["grown"]
     assert new_unit_share(tmp_path / "none", grown["segments"], config) == 1.0
     model_dir = save_model(fitted, tmp_path, config)
-    other = load_config(
-        overrides={
-            "embeddings": {"cache_dir": str(config.embeddings.cache_dir)},
-            "topics": {"relevance_lambda": 0.9},
-        }
-    )
+    other = _with(config, {"relevance_lambda": 0.9})
     assert new_unit_share(model_dir, grown["segments"], other) == 1.0
     with pytest.raises(ValueError, match="refit"):
         update_topics(model_dir, {}, grown["segments"], grown["mentions"], None, other)
@@ -271,12 +268,7 @@ def test_a_small_corpus_gets_minilm_and_ward_whatever_the_seed(corpus, config, f
     no seed, so another `random_state` gives the very same units in the very same topics."""
     assert fitted.fitted == {"backend": "minilm", "clusterer": "ward"}
     base = corpus["base"]
-    reseeded = load_config(
-        overrides={
-            "embeddings": {"cache_dir": str(config.embeddings.cache_dir)},
-            "topics": {"random_state": 7},
-        }
-    )
+    reseeded = _with(config, {"random_state": 7})
     again = fit_topics(base["segments"], base["mentions"], reseeded, base["lemmas"])
     pd.testing.assert_frame_equal(again.segment_topics, fitted.segment_topics)
     assert (fitted.topics["topic_id"] >= 0).sum() == min(
@@ -290,12 +282,7 @@ def test_a_large_corpus_gets_model2vec_and_hdbscan(corpus, config, tmp_path):
     from pipeline.topics import corpus_backend, find_topics
 
     base = corpus["base"]
-    large = load_config(
-        overrides={
-            "embeddings": {"cache_dir": str(config.embeddings.cache_dir)},
-            "topics": {"small_corpus_units": 0},
-        }
-    )
+    large = _with(config, {"small_corpus_units": 0})
     result = fit_topics(base["segments"], base["mentions"], large, base["lemmas"])
     assert result.fitted == {"backend": "model2vec", "clusterer": "hdbscan"}
     assert (result.topics["topic_id"] >= 0).sum() >= 2
@@ -311,12 +298,7 @@ def test_minilm_with_guided_hdbscan_clusters(corpus, config):
     embeddings into the units', so it must embed them with MiniLM too (model2vec's narrower
     vectors made every fit fall back to one topic)."""
     base = corpus["base"]
-    forced = load_config(
-        overrides={
-            "embeddings": {"cache_dir": str(config.embeddings.cache_dir)},
-            "topics": {"backend": "minilm", "clusterer": "hdbscan", "guided": True},
-        }
-    )
+    forced = _with(config, {"backend": "minilm", "clusterer": "hdbscan", "guided": True})
     result = fit_topics(base["segments"], base["mentions"], forced, base["lemmas"])
     assert result.fitted == {"backend": "minilm", "clusterer": "hdbscan"}, result.message
     assert (result.topics["topic_id"] >= 0).sum() >= 2, result.message
