@@ -298,3 +298,17 @@ def test_a_run_with_no_usable_document_writes_empty_tables(config, tmp_path):
     for table in ("segments", "mentions", "claims", "concepts"):
         assert tables[table].empty, table
     assert len(tables["rejected"]) == 2
+
+
+def test_a_mention_is_inside_a_claim_of_its_own_document_only():
+    from pipeline.extract.stage import _mentions_in_claims
+
+    mentions = pd.DataFrame(
+        {"doc_id": ["a", "a", "b", "c"], "start": [5, 30, 5, 0], "end": [10, 40, 10, 4]}
+    )
+    claims = pd.DataFrame({"doc_id": ["b", "a", "b"], "start": [6, 0, 5], "end": [50, 20, 10]})
+    pairs = _mentions_in_claims(mentions, claims)
+    # a's first mention lies in a's claim; b's mention exactly fills b's second claim (edges
+    # count) but starts before its first; c has no claim; a's second mention is outside.
+    assert sorted(map(tuple, pairs.to_numpy())) == [(0, 1), (2, 2)]
+    assert _mentions_in_claims(mentions, claims.iloc[:0]).empty

@@ -228,3 +228,21 @@ def test_the_packaged_tagger_records_how_it_was_trained():
             assert reliability["ece_calibrated"] < reliability["ece_raw"], head
     size = (TAGGER_DIR / "model.safetensors").stat().st_size
     assert size < 50 * 2**20
+
+
+def test_a_sequences_tags_do_not_depend_on_the_batch_it_runs_in():
+    from pipeline.extract.features import FEATURE_WIDTH
+    from pipeline.extract.model import load_tagger
+
+    rng = np.random.default_rng(0)
+    feats = [rng.normal(size=(n, FEATURE_WIDTH)).astype(np.float32) for n in (3, 90, 0, 17, 1, 40)]
+    tagger = load_tagger()
+    alone = [tagger.predict_features([f], group=1)[0] for f in feats]
+    together = tagger.predict_features(feats, group=4)
+    backwards = tagger.predict_features(feats[::-1])[::-1]
+    for f, one, *others in zip(feats, alone, together, backwards):
+        assert one["mention"].shape[0] == len(f)
+        for other in others:
+            for head, probs in one.items():
+                assert probs.shape == other[head].shape
+                assert np.allclose(probs, other[head], atol=1e-5)

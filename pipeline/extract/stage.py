@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from itertools import islice
 
+import numpy as np
 import pandas as pd
 from spacy.language import Language
 from spacy.tokens import Doc, Span
@@ -392,6 +393,35 @@ def extract_documents(
     )
 
 
+def _mentions_in_claims(mentions: pd.DataFrame, claims: pd.DataFrame) -> pd.DataFrame:
+    """Pairs (mention, claim) of positional indices where the mention lies inside the claim.
+
+    One join on doc_id and a vectorised filter: a Python loop per claim over its document's
+    mentions took about 20 s on the shared corpus's 27,000 claims.
+    """
+    if mentions.empty or claims.empty:
+        return pd.DataFrame({"mention": np.array([], dtype=int), "claim": np.array([], dtype=int)})
+    left = pd.DataFrame(
+        {
+            "doc_id": mentions["doc_id"].to_numpy(),
+            "m_start": mentions["start"].to_numpy(),
+            "m_end": mentions["end"].to_numpy(),
+            "mention": np.arange(len(mentions)),
+        }
+    )
+    right = pd.DataFrame(
+        {
+            "doc_id": claims["doc_id"].to_numpy(),
+            "c_start": claims["start"].to_numpy(),
+            "c_end": claims["end"].to_numpy(),
+            "claim": np.arange(len(claims)),
+        }
+    )
+    pairs = left.merge(right, on="doc_id")
+    keep = (pairs["c_start"] <= pairs["m_start"]) & (pairs["m_end"] <= pairs["c_end"])
+    return pairs.loc[keep, ["mention", "claim"]].reset_index(drop=True)
+
+
 def finish_extraction(
     raw_mentions: pd.DataFrame, raw_claims: pd.DataFrame, config: Config
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
@@ -408,15 +438,8 @@ def finish_extraction(
         ]
         mentions = mentions.sort_values(["doc_id", "start", "end"], ignore_index=True)
         mentions = mentions.drop(columns=["lemma", "lexicon_concept"])
-        claim_spans = (
-            {d: list(zip(g["start"], g["end"])) for d, g in raw_claims.groupby("doc_id")}
-            if len(raw_claims)
-            else {}
-        )
-        mentions["in_claim"] = [
-            any(cs <= s and e <= ce for cs, ce in claim_spans.get(d, []))
-            for d, s, e in zip(mentions["doc_id"], mentions["start"], mentions["end"])
-        ]
+        inside = _mentions_in_claims(mentions, raw_claims)
+        mentions["in_claim"] = mentions.index.isin(inside["mention"])
     if raw_claims.empty:
         claims = empty_frame("claims")
     else:
@@ -424,17 +447,13 @@ def finish_extraction(
         claims["claim_id"] = [
             f"{d}:clm:{s}-{e}" for d, s, e in zip(claims["doc_id"], claims["start"], claims["end"])
         ]
-        by_doc = {d: g for d, g in mentions.groupby("doc_id")}
         # A claim speaks about the concepts of the mentions inside it and of its lexicon phrases.
+        inside = _mentions_in_claims(mentions, claims)
+        named = mentions["concept_id"].to_numpy()[inside["mention"].to_numpy()]
+        by_claim = pd.Series(named, dtype=object).groupby(inside["claim"].to_numpy()).agg(set)
         claims["concept_ids"] = [
-            sorted(
-                set(g[(g["start"] >= s) & (g["end"] <= e)]["concept_id"] if g is not None else [])
-                | set(lexical if lexical is not None else [])
-            )
-            for d, s, e, lexical in zip(
-                claims["doc_id"], claims["start"], claims["end"], claims["lexicon_concepts"]
-            )
-            for g in [by_doc.get(d)]
+            sorted(by_claim.get(i, set()) | set(lexical if lexical is not None else []))
+            for i, lexical in enumerate(claims["lexicon_concepts"])
         ]
         claims["year"] = claims["year"].astype("Int64")
         claims = claims.sort_values(["doc_id", "start"], ignore_index=True)
