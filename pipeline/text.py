@@ -10,6 +10,7 @@ import re
 from functools import lru_cache
 
 
+@lru_cache(maxsize=200_000)
 def _stem(word: str) -> str:
     """A light stemmer: plural first, then -ing/-ed ("exercises" and "exercise" meet)."""
     if word.endswith("ies") and len(word) > 4:

@@ -135,7 +135,8 @@ def pair_features(layout: Layout, items: list[LinkItem], claims: list[LinkClaim]
             max((e for _, e in it.spans if e <= claim.start), default=-1) for it in items
         ]
         antecedent = int(np.argmax(last_before)) if max(last_before) >= 0 else -1
-        free = [_free_words(text, scope, items, named, i) for i in range(len(items))]
+        plain = content_words(scope.text)
+        free = [_free_words(text, scope, items, named, i, plain) for i in range(len(items))]
         covers = [len(w & f) / len(w) if w else 0.0 for w, f in zip(item_words, free)]
         best = max(covers)
         for i, item in enumerate(items):
@@ -171,11 +172,17 @@ def pair_features(layout: Layout, items: list[LinkItem], claims: list[LinkClaim]
 def _fuzzy_cover(words: set[str], claim_words: set[str]) -> float:
     """Share of `words` that the claim uses, a word matching another that shares all but its
     last three letters, and at least five ("humiliat-ing", "humiliat-ion")."""
+    # Two words can only match on a shared prefix of at least five letters, so each word is
+    # compared with the claim words that start like it, not with all of them.
+    by_prefix: dict[str, list[str]] = {}
+    for v in claim_words:
+        if len(v) >= 5:
+            by_prefix.setdefault(v[:5], []).append(v)
 
     def near(w: str) -> bool:
         return w in claim_words or any(
             len(os.path.commonprefix((w, v))) >= max(5, min(len(w), len(v)) - 3)
-            for v in claim_words
+            for v in by_prefix.get(w[:5], ())
         )
 
     return sum(near(w) for w in words) / len(words)
@@ -191,11 +198,12 @@ def scope_end(layout: Layout, claim: LinkClaim) -> int:
 
 
 def _free_words(
-    text: str, claim: LinkClaim, items: list[LinkItem], named: list[list], i: int
+    text: str, claim: LinkClaim, items: list[LinkItem], named: list[list], i: int, plain: set[str]
 ) -> set[str]:
     """The claim's content words that may name item `i`: words inside another item named in
     the claim belong to that item ("substance abuse" does not name "abuse"), unless that item
-    is a kind of item `i` ("child abuse" names "abuse")."""
+    is a kind of item `i` ("child abuse" names "abuse"). `plain`: all the claim's content
+    words, computed once per claim."""
     blanked = [
         span
         for j, spans in enumerate(named)
@@ -204,7 +212,7 @@ def _free_words(
         if span not in named[i]
     ]
     if not blanked:
-        return content_words(claim.text)
+        return plain
     chars = list(text[claim.start : claim.end])
     for s, e in blanked:
         chars[s - claim.start : e - claim.start] = " " * (e - s)
