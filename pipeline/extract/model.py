@@ -51,13 +51,16 @@ class TaggerNet(nn.Module):
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> dict[str, torch.Tensor]:
         """Logits per head, batch x max_len x tags."""
-        # Only real tokens go through the projection (paragraphs of a batch differ in length,
-        # so most rows of x can be padding); dropout still sees the whole batch, so training
-        # draws the same random masks as before. Padded rows stay zero: packing ignores them.
-        drop, linear, relu = self.project
-        real = torch.arange(x.shape[1])[None, :] < lengths[:, None]
-        h = x.new_zeros(*x.shape[:2], linear.out_features)
-        h[real] = relu(linear(drop(x)[real]))
+        if self.training:
+            h = self.project(x)
+        else:
+            # At inference only real tokens go through the projection (most rows of a batch
+            # of paragraphs can be padding; packing ignores them either way). Training keeps
+            # the padded product: the same floating-point sums, so the same trained weights.
+            _, linear, relu = self.project
+            real = torch.arange(x.shape[1])[None, :] < lengths[:, None]
+            h = x.new_zeros(*x.shape[:2], linear.out_features)
+            h[real] = relu(linear(x[real]))
         packed = nn.utils.rnn.pack_padded_sequence(
             h, lengths.cpu(), batch_first=True, enforce_sorted=False
         )
