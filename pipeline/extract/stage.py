@@ -438,7 +438,9 @@ def finish_extraction(
         ]
         mentions = mentions.sort_values(["doc_id", "start", "end"], ignore_index=True)
         mentions = mentions.drop(columns=["lemma", "lexicon_concept"])
-        inside = _mentions_in_claims(mentions, raw_claims)
+    # Which mention lies inside which claim (positions in `mentions` and `raw_claims`).
+    inside = _mentions_in_claims(mentions, raw_claims)
+    if len(mentions):
         mentions["in_claim"] = mentions.index.isin(inside["mention"])
     if raw_claims.empty:
         claims = empty_frame("claims")
@@ -448,7 +450,6 @@ def finish_extraction(
             f"{d}:clm:{s}-{e}" for d, s, e in zip(claims["doc_id"], claims["start"], claims["end"])
         ]
         # A claim speaks about the concepts of the mentions inside it and of its lexicon phrases.
-        inside = _mentions_in_claims(mentions, claims)
         named = mentions["concept_id"].to_numpy()[inside["mention"].to_numpy()]
         by_claim = pd.Series(named, dtype=object).groupby(inside["claim"].to_numpy()).agg(set)
         claims["concept_ids"] = [
