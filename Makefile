@@ -6,17 +6,23 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .PHONY: install run test lint bench-html bench-load bench-extract bench-topics bench-counsel \
-	bench-report peers-venv notebooks notebooks-clear clean-processed
+	bench-report peers-venv notebooks notebooks-clear clean-processed constraints
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	# torch first, pinned: the CPU wheel lies on local disk; an unpinned torch pulls CUDA builds.
 	$(BIN)/python -m pip install -q torch==2.13.0
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	# Transitive dependencies pinned too (constraints.txt): the same floats on every install.
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# Re-pin every installed version after a change of pyproject.toml's dependencies.
+constraints: $(STAMP)
+	{ sed -n '1,3p' constraints.txt; $(BIN)/python -m pip freeze --exclude-editable | grep -v '^torch=='; } > constraints.tmp
+	mv constraints.tmp constraints.txt
 
 # Exit code 3 means "finished, some inputs rejected" (the default data has short answers).
 run: $(STAMP)
