@@ -2,7 +2,8 @@
 
 Models, all on the same topic units (distinct segments of kind topics.unit):
   (a) this project's configuration (pipeline.topics.fit_topics), three times:
-      - "first run": UMAP's numba kernels compiled and cached (once per machine and version);
+      - "first run": nothing cached (with the UMAP clusterers, its numba kernels are compiled
+        and cached, once per machine and version);
       - the steady state: kernels cached; lemmas from the extract stage's `lemmas` table;
       - "+ lemmatising": the same, but lemmatising every unit from scratch as if extraction
         had not made them;
@@ -32,12 +33,15 @@ Usage:
            --limit N (documents per input file, for quick runs)
            --work DIR: keep the prepared tables there and reuse them on the next run
            --ablation: instead, (a) with one `topics` setting changed at a time (not timed)
-           --stability [--seeds 42 7 2026]: instead, (a) with three seeds: adjusted Rand index
+           --stability [--seeds 42 7 2026]: instead, (a) with three seeds: adjusted Rand index;
+             then (a) on three corpora each lacking a different 10 % of the documents
+           --topics KEY=VALUE: a `topics` setting for (a) (repeatable), e.g. n_clusters=60
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import multiprocessing as mp
 import resource
 import shutil
@@ -85,10 +89,23 @@ def _inputs(corpus: str, limit: int | None, work: Path) -> list[Path]:
 def _config(args, cache_dir: Path | None = None):
     from pipeline.config import load_config
 
-    overrides = {"topics": {"unit": args.unit, "backend": args.backend}}
+    overrides = {"topics": {"unit": args.unit, "backend": args.backend, **args.topics}}
     if cache_dir is not None:
         overrides["embeddings"] = {"cache_dir": str(cache_dir)}
     return load_config(overrides=overrides)
+
+
+def _settings(pairs: list[str]) -> dict:
+    """`KEY=VALUE` pairs as a dict, each value read as YAML (numbers, null, lists)."""
+    import yaml
+
+    settings = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise SystemExit(f"--topics takes KEY=VALUE, got {pair!r}")
+        settings[key.strip()] = yaml.safe_load(value)
+    return settings
 
 
 def _prepare(args, work: Path) -> Path:
@@ -349,7 +366,10 @@ def _ablation(args, tables: Path, work: Path) -> None:
 
 def _stability(args, tables: Path, work: Path) -> None:
     """(a) fitted with three `topics.random_state` seeds: adjusted Rand index between the unit
-    assignments of every pair of runs, and each run's largest topic and NMI."""
+    assignments of every pair of runs, and each run's largest topic and NMI. Then, with the
+    first seed, (a) fitted on three corpora that each lack a different 10 % of the documents
+    (chosen by seeded hash): the adjusted Rand index over the units every pair shares, which
+    says how much the topics depend on which documents happen to be in the corpus."""
     from itertools import combinations
 
     from sklearn.metrics import adjusted_rand_score
@@ -362,37 +382,62 @@ def _stability(args, tables: Path, work: Path) -> None:
     lemmas = read_table(tables, "lemmas")
     labels = counsel_labels(tables)
     cache = _fresh_cache(work, "cache-stability", None)
-    runs = {}
     print(f"corpus={args.corpus} unit={args.unit} backend={args.backend} limit={args.limit}")
-    for seed in args.seeds:
+
+    def fit(seed: int, keep=None) -> dict[str, int]:
         config = load_config(
             overrides={
-                "topics": {"unit": args.unit, "backend": args.backend, "random_state": seed},
+                "topics": {
+                    "unit": args.unit,
+                    "backend": args.backend,
+                    **args.topics,
+                    "random_state": seed,
+                },
                 "embeddings": {"cache_dir": str(cache)},
             }
         )
-        result = fit_topics(segments, mentions, config, lemmas)
-        units = topic_units(segments, config.topics)
+        segs = segments if keep is None else segments[segments["doc_id"].isin(keep)]
+        result = fit_topics(segs, mentions[mentions["doc_id"].isin(segs["doc_id"])], config, lemmas)
+        units = topic_units(segs, config.topics)
         topic_of = dict(zip(result.segment_topics["segment_id"], result.segment_topics["topic_id"]))
-        runs[seed] = [int(topic_of.get(s, -1)) for s in units["segment_id"]]
+        run = {s: int(topic_of.get(s, -1)) for s in units["segment_id"]}
         largest, outliers, nmi = assignment_figures(
-            dict(zip(units["text"], runs[seed])), units, labels
+            dict(zip(units["text"], run.values())), units, labels
         )
         n = int((result.topics["topic_id"] >= 0).sum())
         print(
-            f"seed {seed}: {n} topics, largest {largest:.0%}, outliers {outliers:.0%}, "
-            f"NMI {nmi:.3f}"
+            f"  {n} topics, largest {largest:.0%}, outliers {outliers:.0%}, NMI {nmi:.3f}",
+            flush=True,
         )
-    scores = [adjusted_rand_score(runs[a], runs[b]) for a, b in combinations(sorted(runs), 2)]
-    pairs = ", ".join(
-        f"{a}-{b} {x:.3f}" for (a, b), x in zip(combinations(sorted(runs), 2), scores)
-    )
-    print(f"adjusted Rand index between seeds: {pairs}; lowest {min(scores):.3f}")
+        return run
+
+    def agreement(runs: dict, what: str) -> None:
+        pairs = []
+        for a, b in combinations(sorted(runs), 2):
+            shared = sorted(set(runs[a]) & set(runs[b]))
+            score = adjusted_rand_score([runs[a][s] for s in shared], [runs[b][s] for s in shared])
+            pairs.append((f"{a}-{b}", score))
+        listed = ", ".join(f"{name} {x:.3f}" for name, x in pairs)
+        lowest = min(x for _, x in pairs)
+        print(f"adjusted Rand index between {what}: {listed}; lowest {lowest:.3f}")
+
+    seeds = {}
+    for seed in args.seeds:
+        print(f"seed {seed}:", flush=True)
+        seeds[seed] = fit(seed)
+    agreement(seeds, "seeds")
+    docs = sorted(set(segments["doc_id"]))
+    resampled = {}
+    for drop in args.seeds:
+        keep = [d for d in docs if int(hashlib.sha1(f"{drop}:{d}".encode()).hexdigest(), 16) % 10]
+        print(f"seed {args.seeds[0]}, without the 10 % of documents picked by {drop}:", flush=True)
+        resampled[drop] = fit(args.seeds[0], set(keep))
+    agreement(resampled, "corpora missing different 10 % of documents (units they share)")
 
 
 # key: (row name, runner, cache: None (not ours), "cold" or "warm")
 RUNNERS = {
-    "a_cold": ("(a) first run: compiles UMAP kernels", _ours(True), "cold"),
+    "a_cold": ("(a) first run: cold caches", _ours(True), "cold"),
     "a": ("(a) this project's configuration", _ours(True), "warm"),
     "a_lem": ("(a) + lemmatising from scratch", _ours(False), "warm"),
     "b": ("(b) BERTopic defaults + MiniLM", _bertopic_default(False), None),
@@ -490,7 +535,15 @@ def main() -> int:
         default=None,
         help="keep the prepared tables here, and reuse them if present (default: a temp dir)",
     )
+    parser.add_argument(
+        "--topics",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a `topics` setting for (a), as YAML (e.g. n_clusters=60); repeatable",
+    )
     args = parser.parse_args()
+    args.topics = _settings(args.topics)
     keys = []
     for key in args.models.split(","):
         keys += ["a_cold", "a", "a_lem"] if key == "a" else [key]

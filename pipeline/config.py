@@ -140,8 +140,10 @@ class TopicsConfig(_Section):
     n_components: int = Field(ge=2)
     umap_epochs: int = Field(ge=10)
     random_state: int
-    clusterer: Literal["auto", "hdbscan", "kmeans", "ward"]
+    clusterer: Literal["auto", "hdbscan", "kmeans", "ward", "knn_ward"]
     n_clusters: int = Field(ge=2)
+    large_n_clusters: int = Field(ge=2)
+    ward_neighbors: int = Field(ge=2)
     min_cluster_size: int = Field(ge=2)
     min_cluster_share: float = Field(ge=0, le=1)
     min_samples: int = Field(ge=1)

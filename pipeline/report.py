@@ -35,6 +35,14 @@ from pipeline.segment import with_sentences
 from pipeline.store import tables_key
 from pipeline.text import excerpt
 
+# topics.clusterer values in the words of the report's Methods.
+_CLUSTERERS = {
+    "ward": "Ward's agglomerative clustering",
+    "knn_ward": "Ward's agglomerative clustering along a nearest-neighbour graph",
+    "hdbscan": "UMAP + HDBSCAN",
+    "kmeans": "UMAP + k-means",
+}
+
 CSV_TABLES = (
     "documents",
     "rejected",
@@ -307,7 +315,8 @@ def build_context(
     }
     fitted = next((s.get("counts", {}) for s in stages if s.get("name") == "topics"), {})
     if fitted.get("backend"):  # what topics.backend/clusterer `auto` chose for this corpus
-        methods["topic model"] = f"{fitted['backend']} embeddings, {fitted['clusterer']} clusters"
+        clusterer = _CLUSTERERS.get(fitted["clusterer"], fitted["clusterer"])
+        methods["topic model"] = f"{fitted['backend']} embeddings, {clusterer}"
     return {
         "title": config.report.title,
         "generated_at": generated_at,

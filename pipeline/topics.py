@@ -2,9 +2,10 @@
 
 Every replaceable part is chosen in the `topics` config: the unit (sentence, paragraph or list
 item), the embedding backend and the clusterer (`auto`: MiniLM and Ward's clustering for a small
-corpus, model2vec and UMAP + HDBSCAN for a large one), topic merging, the top-word ranking and
-the seed topics. Best practices followed: pre-computed embeddings cached by content hash; UMAP
-with a fixed random_state over an exact cosine neighbour graph; HDBSCAN sized to the corpus; a
+corpus, model2vec and Ward's clustering along a nearest-neighbour graph for a large one; both
+deterministic), topic merging, the top-word ranking and the seed topics. Best practices followed:
+pre-computed embeddings cached by content hash; for the optional UMAP + HDBSCAN, UMAP with a
+fixed random_state over an exact cosine neighbour graph and HDBSCAN sized to the corpus; a
 CountVectorizer over spaCy lemmas whose stop words include web boilerplate; top words ranked by
 LDAvis relevance, each word heading few topics, re-ranked towards words that co-occur; labels
 re-ranked by MaximalMarginalRelevance, with
@@ -42,6 +43,7 @@ from pipeline.nlp import content_lemma
 
 # Bump when content_lemma's filter changes, so cached lemmas are not reused.
 _LEMMA_VERSION = "1"
+WARDS = ("ward", "knn_ward")  # deterministic clusterers: no UMAP, no seed, no merging
 _UNIT_FILE = "units.parquet"  # in the model folder: the fitted units' text hashes and topics
 
 
@@ -452,13 +454,16 @@ def _representation(cfg: TopicsConfig) -> dict:
 
 def resolve_topics(cfg: TopicsConfig, n_units: int) -> TopicsConfig:
     """`cfg` with `auto` backend and clusterer decided for a corpus of `n_units` distinct units:
-    MiniLM and Ward up to `small_corpus_units`, model2vec and HDBSCAN above."""
+    MiniLM and Ward up to `small_corpus_units`, model2vec and Ward along a neighbour graph
+    above (Ward's full distance matrix would not fit)."""
     small = n_units <= cfg.small_corpus_units
     update = {}
     if cfg.backend == "auto":
         update["backend"] = "minilm" if small else "model2vec"
     if cfg.clusterer == "auto":
-        update["clusterer"] = "ward" if small else "hdbscan"
+        update["clusterer"] = "ward" if small else "knn_ward"
+        if not small:
+            update["n_clusters"] = cfg.large_n_clusters
     return cfg.model_copy(update=update)
 
 
@@ -486,6 +491,39 @@ def corpus_backend(
     return resolve_topics(cfg, n).backend
 
 
+class KnnWard:
+    """Ward's agglomerative clustering restricted to merges along a k-nearest-neighbour graph
+    (cosine, exact): memory and time grow with n x k instead of n squared, so a corpus of tens
+    of thousands of units is clustered whole, with no sample and no seed.
+
+    BERTopic's clustering slot: `fit` sets `labels_`."""
+
+    def __init__(self, n_clusters: int, n_neighbors: int) -> None:
+        self.n_clusters = n_clusters
+        self.n_neighbors = n_neighbors
+        self.labels_: np.ndarray | None = None
+
+    def fit(self, X: np.ndarray, y=None) -> KnnWard:
+        from scipy.sparse import csr_matrix
+        from sklearn.cluster import AgglomerativeClustering
+
+        n = len(X)
+        indices, _ = exact_knn(X, self.n_neighbors + 1)  # the first neighbour is the unit itself
+        rows = np.repeat(np.arange(n), indices.shape[1])
+        graph = csr_matrix((np.ones(rows.size), (rows, indices.ravel())), shape=(n, n))
+        ward = AgglomerativeClustering(
+            n_clusters=min(self.n_clusters, n), linkage="ward", connectivity=graph
+        )
+        with warnings.catch_warnings():
+            # A graph in several pieces is joined by sklearn (deterministically), with a warning.
+            warnings.filterwarnings("ignore", message=".*connected components.*")
+            self.labels_ = ward.fit_predict(np.asarray(X, dtype=np.float64))
+        return self
+
+    def fit_predict(self, X: np.ndarray, y=None) -> np.ndarray:
+        return self.fit(X).labels_
+
+
 class WardSpace:
     """BERTopic's dimensionality-reduction slot for Ward clustering: the embeddings as they are
     (no seed involved); `embedding_` feeds the 2-D map."""
@@ -503,7 +541,7 @@ class WardSpace:
 
 def _reducer(cfg: TopicsConfig, config: Config):
     """UMAP for the density and k-means clusterers; none for Ward (deterministic)."""
-    if cfg.clusterer == "ward":
+    if cfg.clusterer in WARDS:
         return WardSpace()
     return ExactKnnUMAP(
         n_neighbors=cfg.n_neighbors,
@@ -521,6 +559,8 @@ def _clusterer(cfg: TopicsConfig):
         from sklearn.cluster import AgglomerativeClustering
 
         return AgglomerativeClustering(n_clusters=cfg.n_clusters, linkage="ward")
+    if cfg.clusterer == "knn_ward":
+        return KnnWard(cfg.n_clusters, cfg.ward_neighbors)
     if cfg.clusterer == "kmeans":
         from sklearn.cluster import KMeans
 
@@ -563,7 +603,7 @@ def build_model(cfg: TopicsConfig, config: Config, seeds: list[list[str]] | None
         ),
         representation_model=_representation(cfg),
         seed_topic_list=seeds or None,
-        nr_topics=None if cfg.clusterer == "ward" else cfg.nr_topics,
+        nr_topics=None if cfg.clusterer in WARDS else cfg.nr_topics,
         top_n_words=10,
         calculate_probabilities=False,
         verbose=False,
@@ -644,9 +684,9 @@ def fit_topics(
     fit_vectors = embeddings[fit_idx]
     n = len(fit_idx)
     # 2. The model; HDBSCAN's minimum cluster size grows with the corpus.
-    guided = cfg.guided and cfg.clusterer != "ward"
+    guided = cfg.guided and cfg.clusterer not in WARDS
     model = build_model(cfg, config, seed_topics(mentions, cfg) if guided else None)
-    if cfg.clusterer in ("kmeans", "ward"):
+    if cfg.clusterer in ("kmeans", *WARDS):
         # k-means and Ward need as many units as clusters.
         model.hdbscan_model.n_clusters = min(cfg.n_clusters, n)
     else:

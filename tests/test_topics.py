@@ -276,21 +276,47 @@ def test_a_small_corpus_gets_minilm_and_ward_whatever_the_seed(corpus, config, f
     )
 
 
-def test_a_large_corpus_gets_model2vec_and_hdbscan(corpus, config, tmp_path):
-    """Above `topics.small_corpus_units` (here 0), `auto` means model2vec and HDBSCAN; the saved
-    model says so, and a later search embeds its term with that backend."""
+def test_a_large_corpus_gets_model2vec_and_neighbour_ward_whatever_the_seed(
+    corpus, config, tmp_path
+):
+    """Above `topics.small_corpus_units` (here 0), `auto` means model2vec and Ward along a
+    neighbour graph, into `large_n_clusters` topics, with no seed involved; the saved model says
+    so, and a later search embeds its term with that backend."""
     from pipeline.topics import corpus_backend, find_topics
 
     base = corpus["base"]
-    large = _with(config, {"small_corpus_units": 0})
+    settings = {"small_corpus_units": 0, "large_n_clusters": 12}
+    large = _with(config, settings)
     result = fit_topics(base["segments"], base["mentions"], large, base["lemmas"])
-    assert result.fitted == {"backend": "model2vec", "clusterer": "hdbscan"}
-    assert (result.topics["topic_id"] >= 0).sum() >= 2
+    assert result.fitted == {"backend": "model2vec", "clusterer": "knn_ward"}
+    assert (result.topics["topic_id"] >= 0).sum() == 12
+    assert (result.segment_topics["topic_id"] >= 0).all()  # no outliers
+    reseeded = _with(config, {**settings, "random_state": 7})
+    again = fit_topics(base["segments"], base["mentions"], reseeded, base["lemmas"])
+    pd.testing.assert_frame_equal(again.segment_topics, result.segment_topics)
     model_dir = save_model(result, tmp_path, large)
     # The saved model, not the corpus size, decides the backend of new units and terms.
     assert corpus_backend(config.topics, model_dir, base["segments"]) == "model2vec"
     assert corpus_backend(config.topics, None, base["segments"]) == "minilm"
     assert len(find_topics(model_dir, "sleep", config, top_n=2)) == 2
+
+
+def test_neighbour_ward_finds_separate_groups_even_when_the_graph_is_in_pieces():
+    """Three well-separated groups: each unit's nearest neighbours are all in its own group,
+    so the graph has (at least) three pieces, which sklearn joins; the clusters are the groups."""
+    from sklearn.metrics import adjusted_rand_score
+
+    from pipeline.topics import KnnWard
+
+    rng = np.random.default_rng(0)
+    centres = np.eye(3, 16) * 10
+    groups = np.repeat(np.arange(3), 40)
+    points = centres[groups] + rng.normal(scale=0.5, size=(120, 16))
+    labels = KnnWard(n_clusters=3, n_neighbors=5).fit_predict(points)
+    assert adjusted_rand_score(groups, labels) == 1.0
+    shuffled = rng.permutation(120)  # the same points in another order: the same grouping
+    again = KnnWard(n_clusters=3, n_neighbors=5).fit_predict(points[shuffled])
+    assert adjusted_rand_score(labels[shuffled], again) == 1.0
 
 
 def test_minilm_with_guided_hdbscan_clusters(corpus, config):
