@@ -425,3 +425,74 @@ def test_the_taggers_features_leave_citation_formats_out(nlp):
     assert token_flags(noted)[:, column].sum() == 0
     footnoted = nlp("The low mood usually goes away come spring.¹ Light helps.")
     assert token_flags(footnoted)[:, column].sum() > 0  # the old footnote markers still count
+
+
+# --- the tagger's claims: the clause a cue governs, one claim per referenced sentence ---------
+
+
+def _region_text(nlp, sentence: str, cue: str) -> str:
+    """The claim text `_claim_region` and `claim_from_spans` make of a claim tagged over the
+    whole of `sentence`, attributed through the words `cue`."""
+    from pipeline.extract.claims import claim_from_spans
+    from pipeline.extract.stage import _claim_region
+
+    doc = nlp(sentence)
+    at = sentence.index(cue)
+    cue_span = doc.char_span(at, at + len(cue), alignment_mode="expand")
+    start, end = _claim_region(doc, doc[:], cue_span)
+    span = (doc[start].idx, doc[end - 1].idx + len(doc[end - 1].text))
+    claim = claim_from_spans(sentence, span, (cue_span.start_char, cue_span.end_char))
+    return claim.text
+
+
+@pytest.mark.parametrize(
+    ("sentence", "cue", "claim"),
+    [
+        (  # curejoy (gold/train.json): the cue in mid-sentence, then "that"
+            "Interestingly enough, a large Norwegian study found that estradiol levels change "
+            "with the seasons.",
+            "study found that",
+            "estradiol levels change with the seasons.",
+        ),
+        (  # a reporting verb closing the cue, with no "that"
+            "In the end, her research shows, self-compassion will help us feel less anxious.",
+            "research shows",
+            "self-compassion will help us feel less anxious.",
+        ),
+        (  # a cue that does not introduce what follows keeps the whole sentence
+            "Insecurity is a product of a perceived lack of value and, according to "
+            "psychologist Mary Ainsworth, appears to be created during infancy.",
+            "according to psychologist Mary Ainsworth",
+            "Insecurity is a product of a perceived lack of value and, according to "
+            "psychologist Mary Ainsworth, appears to be created during infancy.",
+        ),
+    ],
+)
+def test_a_tagged_claim_is_the_clause_its_cue_governs(nlp, sentence, cue, claim):
+    assert _region_text(nlp, sentence, cue) == claim
+
+
+def test_a_tagged_claim_running_past_note_markers_is_one_claim_per_sentence(train_texts):
+    """choosingtherapy (gold/train.json): the tagger marked three referenced sentences as one
+    claim, with "support.4" (one token) as its cue; the gold has three claims."""
+    from pipeline.extract.claims import claim_from_spans
+    from pipeline.extract.stage import _split_at_notes
+
+    text = next(t for key, t in train_texts.items() if key.startswith("choosingtherapy-att"))
+    paragraph = _paragraph(text, "throughout their lives.1")
+    cue_at = paragraph.index("support.4")
+    tagged = claim_from_spans(paragraph, (0, cue_at), (cue_at, cue_at + len("support.4")))
+    tagged.confidence = 0.9
+    pieces = _split_at_notes(paragraph, tagged, [])
+    assert [(p.cue, p.text.split()[-1]) for p in pieces] == [
+        ("1, 2", "lives."),
+        ("3", "distressed."),
+        ("4", "support."),
+    ]
+    assert pieces[1].text.startswith("Children develop a healthy and secure attachment")
+    assert all(p.confidence == 0.9 and p.pattern == "model" for p in pieces)
+    # One referenced sentence, or a rule's claim, stays as it is.
+    single = claim_from_spans(paragraph, (0, paragraph.index("1, 2")), (0, 31))
+    assert _split_at_notes(paragraph, single, []) == [single]
+    ruled = claim_from_spans(paragraph, (0, cue_at), (cue_at, cue_at + 9), pattern="footnote")
+    assert _split_at_notes(paragraph, ruled, []) == [ruled]

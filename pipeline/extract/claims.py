@@ -366,11 +366,8 @@ def find_claims(
             _, s_end = _sentence_at(m.end() - 1, sentences, text)
             add(m.end(), s_end, m.start("cue"), m.end("cue"), source, "pre")
     # 4. Footnote markers closing a sentence.
-    markers = list(pats["footnote"].finditer(text))
-    if citations:
-        markers = sorted(markers + list(pats["note_number"].finditer(text)), key=re.Match.start)
     previous_marker = 0  # the sentence splitter often misses "rhythm.² When": cut at markers
-    for m in markers:
+    for m in note_markers(text, citations):
         s_start, _ = _sentence_at(max(m.start() - 1, 0), sentences, text)
         add(max(s_start, previous_marker), m.start(), m.start("cue"), m.end("cue"), "", "footnote")
         previous_marker = m.end()
@@ -379,6 +376,16 @@ def find_claims(
         s_start, _ = _sentence_at(max(m.start() - 1, 0), sentences, text)
         add(s_start, m.start(), m.start(), m.end(), m.group("src"), "author_year")
     return sorted(found, key=lambda c: c.start)
+
+
+def note_markers(text: str, citations: bool = True) -> list[re.Match]:
+    """Footnote markers in `text` ("¹", "[3]", " (2)"), and with `citations` plain note numbers
+    glued to a sentence ("spring.1"), in order; each match's `cue` group is the marker."""
+    pats = _patterns()
+    markers = list(pats["footnote"].finditer(text))
+    if citations:
+        markers += list(pats["note_number"].finditer(text))
+    return sorted(markers, key=re.Match.start)
 
 
 def find_doc_claims(doc, citations: bool = True) -> list[Claim]:

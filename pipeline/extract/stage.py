@@ -23,6 +23,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import asdict
+from functools import lru_cache
 from itertools import islice
 
 import numpy as np
@@ -32,7 +33,13 @@ from spacy.tokens import Doc, Span
 
 from pipeline.config import Config, ExtractConfig
 from pipeline.extract import rules  # noqa: F401  (registers the rule factories)
-from pipeline.extract.claims import claim_from_spans, doc_persons, find_doc_claims
+from pipeline.extract.claims import (
+    claim_from_spans,
+    cue_lexicon,
+    doc_persons,
+    find_doc_claims,
+    note_markers,
+)
 from pipeline.extract.concepts import assign_concepts, concept_id, concept_table
 from pipeline.io import empty_frame
 from pipeline.nlp import lemmas_by_span
@@ -87,7 +94,22 @@ def _claim_region(doc: Doc, span: Span, cue: Span | None) -> tuple[int, int]:
             start = cue.end
         elif end - cue.end <= 2 and cue.start - start > 3:  # "..., says Dr. X."
             end = cue.start
+        elif end - cue.end > 3 and _introduces(doc, cue):
+            # "Interestingly, a large study found that Y": the cue governs what follows it.
+            start = cue.end
     return start, end
+
+
+def _introduces(doc: Doc, cue: Span) -> bool:
+    """Whether a cue inside its sentence introduces the clause after it: it ends with a
+    reporting verb ("research shows", "Wright said") or with "that" ("X found that")."""
+    last = doc[cue.end - 1].lower_
+    return last == "that" or last in _reporting_verbs()
+
+
+@lru_cache(maxsize=1)
+def _reporting_verbs() -> frozenset[str]:
+    return frozenset(w.lower() for w in cue_lexicon()["reporting_verbs"])
 
 
 CITATION_PATTERNS = ("footnote", "author_year")  # rule claims kept beside the tagger's
@@ -154,9 +176,9 @@ def _model_claims(doc: Doc, threshold: float, persons: list[str]) -> list:
     # them with high precision. Their confidence is the rule pattern's (review.claim_confidence).
     # A tagged claim attributed through the same reference gives way to the rule's span, which
     # follows the sentence ("spring.1" is one token to the tagger, so its span stops before it).
-    for claim in rule_claims:
-        if claim.pattern not in CITATION_PATTERNS:
-            continue
+    citations = [c for c in rule_claims if c.pattern in CITATION_PATTERNS]
+    claims = [piece for c in claims for piece in _split_at_notes(doc.text, c, persons)]
+    for claim in citations:
         covering = [c for c in claims if c.start < claim.end and claim.start < c.end]
         if all(c.cue_start < claim.cue_end and claim.cue_start < c.cue_end for c in covering):
             claims = [c for c in claims if c not in covering] + [claim]
@@ -169,6 +191,34 @@ def _model_claims(doc: Doc, threshold: float, persons: list[str]) -> list:
             }
         )
     return sorted(claims, key=lambda c: c.start)
+
+
+def _split_at_notes(text: str, claim, persons: list[str]) -> list:
+    """A tagged claim that runs on past note markers ("…throughout their lives.1, 2 Children
+    develop…distressed.3 Attachment trauma…") is one claim per marked sentence. The marker
+    closing a piece is its cue, also when the tagger took it, glued to the last word
+    ("support.4"), as the cue right after the claim; the first piece keeps a cue standing
+    before it ("According to attachment theory, …"), the last one a cue closing the tagged
+    claim. A piece with no cue of its own is dropped."""
+    stop = claim.cue_end if 0 <= claim.cue_start - claim.end <= 2 else claim.end
+    markers = [
+        m for m in note_markers(text) if claim.start < m.start("cue") and m.end("cue") <= stop
+    ]
+    if claim.pattern != "model" or not any(m.end("cue") < claim.end for m in markers):
+        return [claim]
+    own = (claim.cue_start, claim.cue_end)
+    pieces = []
+    for k in range(len(markers) + 1):
+        start = markers[k - 1].end("cue") if k else claim.start
+        end = markers[k].start("cue") if k < len(markers) else claim.end
+        cue = (markers[k].start("cue"), markers[k].end("cue")) if k < len(markers) else None
+        if (k == 0 and own[1] <= start) or (k == len(markers) and own[0] >= end):
+            cue = own
+        piece = claim_from_spans(text, (start, end), cue, persons) if cue and end > start else None
+        if piece is not None:
+            piece.confidence = claim.confidence
+            pieces.append(piece)
+    return pieces or [claim]
 
 
 @Language.factory("selfhelp_claims_v1", default_config={"method": "rules", "threshold": 0.5})
