@@ -531,20 +531,31 @@ def train(
     linker_only: Annotated[
         bool, typer.Option("--linker-only", help="Train only the claim-to-item linker (seconds).")
     ] = False,
+    encoder: Annotated[
+        str | None,
+        typer.Option(
+            help="Tagger to train: contextual or fast (default: extract.encoder; auto: both)."
+        ),
+    ] = None,
 ) -> None:
     """Train the extraction tagger and the claim-to-item linker on the annotated corpus (and
     reviewers' verdicts).
 
-    Writes the tagger's weights and meta.json to --out, by default pipeline/resources/tagger/,
-    which `extract.method: model` uses (`extract.model_dir` points a run at another folder),
-    and the linker to linker.json in --out, by default pipeline/resources/linker.json
+    Writes each tagger's weights and meta.json to --out/<encoder>, by default the packaged
+    pipeline/resources/tagger-contextual/ and pipeline/resources/tagger/ (fast), which
+    `extract.method: model` uses (`extract.model_dir` points a run at another folder), and
+    the linker to linker.json in --out, by default pipeline/resources/linker.json
     (`compare.link_model` points a run at another file).
     """
     from pipeline.compare.train import train_linker
-    from pipeline.extract.model import TAGGER_DIR
+    from pipeline.extract.model import TAGGER_DIR, TAGGER_DIRS
     from pipeline.extract.train import train_tagger
 
     cfg = _config(config)
+    chosen = encoder or cfg.extract.encoder
+    if chosen not in ("auto", *TAGGER_DIRS):
+        raise _fail(f"--encoder must be contextual, fast or auto, not {chosen!r}")
+    encoders = list(TAGGER_DIRS) if chosen == "auto" else [chosen]
     if seed is not None:
         cfg = cfg.model_copy(update={"train": cfg.train.model_copy(update={"seed": seed})})
     paths = gold or [Path(p) for p in cfg.train.gold]
@@ -563,12 +574,13 @@ def train(
     console.print(f"linker: {linker_path}")
     if linker_only:
         return
-    with console.status("training the tagger"):
-        tagger = train_tagger(cfg, paths, review_db, judged)
-    target = out or TAGGER_DIR
-    tagger.save(target)
-    console.print_json(data={k: v for k, v in tagger.meta.items() if k != "architecture"})
-    console.print(f"tagger: {target}")
+    for name in encoders:
+        with console.status(f"training the {name} tagger"):
+            tagger = train_tagger(cfg, paths, review_db, judged, encoder=name)
+        target = out / name if out else TAGGER_DIRS[name]
+        tagger.save(target)
+        console.print_json(data={k: v for k, v in tagger.meta.items() if k != "architecture"})
+        console.print(f"{name} tagger: {target}")
 
 
 @app.command()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -95,8 +95,10 @@ class SpacyConfig(_Section):
 
 class ExtractConfig(_Section):
     method: Literal["model", "rules"]
+    encoder: Literal["auto", "contextual", "fast"] = "auto"
+    contextual_max_words: int = Field(default=400_000, ge=0)
     model_dir: str | None = None
-    model_threshold: float = Field(ge=0, le=1)
+    model_threshold: dict[Literal["contextual", "fast"], Annotated[float, Field(ge=0, le=1)]]
     outside_weight: float = Field(gt=0)
     claim_threshold: float = Field(ge=0, le=1)
     max_title_words: int = Field(ge=1)

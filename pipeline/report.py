@@ -42,6 +42,12 @@ _CLUSTERERS = {
     "hdbscan": "UMAP + HDBSCAN",
     "kmeans": "UMAP + k-means",
 }
+# The extract stage's extractor (what extract.method and encoder chose) in words.
+_EXTRACTORS = {
+    "contextual tagger": "trained tagger on spaCy and all-MiniLM-L6-v2 contextual word vectors",
+    "fast tagger": "trained tagger on spaCy vectors and static all-MiniLM-L6-v2 word vectors",
+    "rules": "lexicon and list-structure rules (no trained model)",
+}
 
 CSV_TABLES = (
     "documents",
@@ -313,6 +319,9 @@ def build_context(
         ),
         "python": manifest.get("python", ""),
     }
+    extracted = next((s.get("counts", {}) for s in stages if s.get("name") == "extract"), {})
+    if extracted.get("extractor"):
+        methods["extraction"] = _EXTRACTORS.get(extracted["extractor"], extracted["extractor"])
     fitted = next((s.get("counts", {}) for s in stages if s.get("name") == "topics"), {})
     if fitted.get("backend"):  # what topics.backend/clusterer `auto` chose for this corpus
         clusterer = _CLUSTERERS.get(fitted["clusterer"], fitted["clusterer"])

@@ -552,11 +552,18 @@ def stage_extract(
     from pipeline.extract.stage import (
         RAW_CLAIM_COLUMNS,
         RAW_MENTION_COLUMNS,
+        corpus_words,
         finish_extraction,
+        resolve_encoder,
     )
 
     results: list[StageResult] = []
     with _timed(results, "extract") as stage:
+        documents = _keyed_usable(out_dir)
+        # `encoder: auto` is decided by the whole corpus, before partitions are keyed, so that
+        # every partition is read by the same tagger (and a cached one by the tagger it names).
+        extract = resolve_encoder(config.extract, corpus_words(documents))
+        config = config.model_copy(update={"extract": extract})
         step_fp = fingerprint(
             _CODE["extract"], _segment_fingerprint(config), config.extract, config.spacy
         )
@@ -571,7 +578,6 @@ def stage_extract(
         outputs = ("mentions", "claims", "concepts", "lemmas")
         if _skipped(stage, out_dir, key, outputs, force):
             return stage
-        documents = _keyed_usable(out_dir)
         by_key = documents.set_index(KEY, drop=False)
         segments = read_table(out_dir, "segments")
         by_doc = {doc_id: g for doc_id, g in segments.groupby("doc_id", sort=False)}
@@ -609,6 +615,8 @@ def stage_extract(
             "failed_paragraphs": len(failures),
             "docs_extracted": run_counts["computed"],
             "docs_reused": run_counts["reused"],
+            # what `extract.encoder: auto` chose for this corpus (the report's Methods)
+            "extractor": "rules" if extract.method == "rules" else f"{extract.encoder} tagger",
         }
         record_state(out_dir, "extract", key, stage.counts)
     return stage

@@ -101,11 +101,26 @@ def test_new_articles_are_the_only_work(articles, new_articles, tmp_path):
 def test_config_change_recomputes_only_the_stages_it_affects(articles, tmp_path):
     per_doc_stages(articles, tmp_path, small_config())
     changed = small_config()
-    changed = changed.model_copy(
-        update={"extract": changed.extract.model_copy(update={"model_threshold": 0.9})}
-    )
+    strict = {"model_threshold": {"contextual": 0.9, "fast": 0.9}}
+    changed = changed.model_copy(update={"extract": changed.extract.model_copy(update=strict)})
     load, segment, extract = per_doc_stages(articles, tmp_path, changed)
     assert load.counts.get("skipped") and segment.counts.get("skipped")
+    assert extract.counts["docs_extracted"] > 0 and extract.counts["docs_reused"] == 0
+
+
+def test_the_whole_corpus_decides_the_tagger(articles, tmp_path):
+    """`extract.encoder: auto` reads a corpus up to `contextual_max_words` words with the
+    contextual tagger, a larger one with the fast tagger, every partition alike; changing the
+    choice re-extracts everything."""
+    config = small_config()
+    assert config.extract.encoder == "auto"
+    *_, extract = per_doc_stages(articles, tmp_path, config)
+    assert extract.counts["extractor"] == "contextual tagger"
+    small_limit = config.model_copy(
+        update={"extract": config.extract.model_copy(update={"contextual_max_words": 100})}
+    )
+    *_, extract = per_doc_stages(articles, tmp_path, small_limit)
+    assert extract.counts["extractor"] == "fast tagger"
     assert extract.counts["docs_extracted"] > 0 and extract.counts["docs_reused"] == 0
 
 

@@ -246,7 +246,12 @@ def cross_validate(
         gold file named dev.json, when tested).
     """
     from pipeline.extract.gold import prepare_gold, read_gold
-    from pipeline.extract.stage import extract_documents, rules_config
+    from pipeline.extract.stage import (
+        corpus_words,
+        extract_documents,
+        resolve_encoder,
+        rules_config,
+    )
     from pipeline.extract.train import featurize, fit
 
     by_file = {Path(path).name: read_gold(Path(path)) for path in gold_paths}
@@ -255,8 +260,10 @@ def cross_validate(
     folds = list(range(config.train.folds)) if folds is None else folds
     tested = {a["id"] for a in articles if fold_of[a["id"]] in folds}
     docs, documents, segments = prepare_gold(articles, config)
-    log(f"{len(docs)} articles prepared ({len(tested)} to test); featurising")
-    examples = featurize(docs, documents, segments, config)
+    # The tagger a run over this corpus would use (`extract.encoder`; auto sizes the corpus).
+    encoder = resolve_encoder(config.extract, corpus_words(documents)).encoder
+    log(f"{len(docs)} articles prepared ({len(tested)} to test); features of the {encoder} tagger")
+    examples = featurize(docs, documents, segments, config, encoder)
     fold_of_doc = {d.doc_id: fold_of[d.id] for d in docs}
     raw: dict[str, tuple[list, list]] = {"model": ([], []), "rules": ([], [])}
     for fold in folds:

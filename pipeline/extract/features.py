@@ -12,7 +12,11 @@ Each token of a paragraph Doc becomes one row of three parts:
    the word names the article's own condition (a title word), the claim and cue spans the
    rule patterns of `claims.py` find, and positions;
 4. two context vectors shared by the paragraph's tokens: the mean word vector of its section
-   heading and of the end of the paragraph before it (a lead-in such as "causes include:").
+   heading and of the end of the paragraph before it (a lead-in such as "causes include:");
+5. with the contextual encoder only: all-MiniLM-L6-v2's contextual vector of the word (the
+   mean of its last two layers over the word's pieces), read within the paragraph. It costs
+   a transformer pass per paragraph, which is why the fast encoder (parts 1-4) stays for
+   large corpora (`extract.encoder`).
 
 Structure is an input here, not a verdict: the model learns how far a "signs" heading or a
 list title can be trusted.
@@ -79,6 +83,8 @@ N_FLAGS = len(FLAG_NAMES)
 _FLAG = {name: i for i, name in enumerate(FLAG_NAMES)}
 TENSOR_WIDTH = 96
 WORD_WIDTH = 384
+CONTEXT_WIDTH = 384
+ENCODERS = ("fast", "contextual")
 
 
 class WordVectors:
@@ -203,14 +209,108 @@ def token_flags(doc: Doc) -> np.ndarray:
     return flags
 
 
-def doc_features(doc: Doc) -> np.ndarray:
-    """All features of a paragraph Doc: n_tokens x (96 + 384 + N_FLAGS), float32."""
+class ContextVectors:
+    """Contextual word vectors from all-MiniLM-L6-v2 (the packaged model, read offline).
+
+    A paragraph is cut into windows of at most `window` word pieces; each word gets the mean,
+    over its pieces, of the mean of the model's last two layers. Windows of a batch run
+    shortest first in groups, so padding stays small.
+    """
+
+    def __init__(self, window: int = 254, group: int = 16) -> None:
+        import torch
+        from transformers import AutoModel, AutoTokenizer
+        from transformers.utils import logging as hf_logging
+
+        from pipeline.embed import minilm_path  # sets HF_HUB_OFFLINE before the load
+
+        self.torch = torch
+        self.tokenizer = AutoTokenizer.from_pretrained(str(minilm_path()))
+        # The sentence-transformers checkpoint carries a buffer the bare model does not use;
+        # its load report would be printed into every run.
+        verbosity, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
+        try:
+            self.model = AutoModel.from_pretrained(str(minilm_path())).eval()
+        finally:
+            hf_logging.set_verbosity(verbosity)
+            if bars:
+                hf_logging.enable_progress_bar()
+        self.window, self.group = window, group
+
+    def __call__(self, docs: list[Doc]) -> list[np.ndarray]:
+        """One matrix per Doc, n_tokens x CONTEXT_WIDTH."""
+        torch = self.torch
+        encoded = self.tokenizer(
+            [doc.text for doc in docs], add_special_tokens=False, return_offsets_mapping=True
+        )
+        windows = []  # (doc index, first piece, piece ids)
+        for d, ids in enumerate(encoded["input_ids"]):
+            for lo in range(0, len(ids), self.window):
+                windows.append((d, lo, ids[lo : lo + self.window]))
+        pieces = [np.zeros((len(ids), CONTEXT_WIDTH), np.float32) for ids in encoded["input_ids"]]
+        order = sorted(range(len(windows)), key=lambda w: len(windows[w][2]))
+        cls, sep = self.tokenizer.cls_token_id, self.tokenizer.sep_token_id
+        with torch.no_grad():
+            for g in range(0, len(order), self.group):
+                batch = [windows[w] for w in order[g : g + self.group]]
+                width = max(len(ids) for _, _, ids in batch) + 2
+                ids = torch.zeros(len(batch), width, dtype=torch.long)
+                mask = torch.zeros(len(batch), width, dtype=torch.long)
+                for i, (_, _, chunk) in enumerate(batch):
+                    ids[i, : len(chunk) + 2] = torch.tensor([cls, *chunk, sep])
+                    mask[i, : len(chunk) + 2] = 1
+                hidden = self.model(
+                    input_ids=ids, attention_mask=mask, output_hidden_states=True
+                ).hidden_states
+                mean = ((hidden[-1] + hidden[-2]) / 2).numpy()
+                for i, (d, lo, chunk) in enumerate(batch):
+                    pieces[d][lo : lo + len(chunk)] = mean[i, 1 : len(chunk) + 1]
+        return [
+            _pool_pieces(doc, vectors, offsets)
+            for doc, vectors, offsets in zip(docs, pieces, encoded["offset_mapping"])
+        ]
+
+
+def _pool_pieces(doc: Doc, vectors: np.ndarray, offsets: list[tuple[int, int]]) -> np.ndarray:
+    """Each token's mean over the word pieces that start inside it (zeros for none)."""
+    out = np.zeros((len(doc), CONTEXT_WIDTH), np.float32)
+    if not len(doc) or not len(vectors):
+        return out
+    starts = np.array([t.idx for t in doc])
+    owner = np.searchsorted(starts, np.array([s for s, _ in offsets]), side="right") - 1
+    counts = np.bincount(owner, minlength=len(doc)).astype(np.float32)
+    np.add.at(out, owner, vectors)
+    return out / np.maximum(counts, 1)[:, None]
+
+
+@lru_cache(maxsize=1)
+def context_vectors() -> ContextVectors:
+    """The process's contextual encoder (loaded once)."""
+    return ContextVectors()
+
+
+def doc_features(doc: Doc, context: np.ndarray | None = None) -> np.ndarray:
+    """All features of a paragraph Doc: n_tokens x (96 + 384 + N_FLAGS), float32, and the
+    contextual vectors (`context`, n_tokens x 384) after them when given."""
     n = len(doc)
     tensor = doc.tensor if doc.tensor is not None and len(doc.tensor) == n else None
     if tensor is None or tensor.shape[1] != TENSOR_WIDTH:
         tensor = np.zeros((n, TENSOR_WIDTH), dtype=np.float32)
     words = word_vectors()([t.lower_ for t in doc])
-    return np.concatenate([np.asarray(tensor, dtype=np.float32), words, token_flags(doc)], axis=1)
+    parts = [np.asarray(tensor, dtype=np.float32), words, token_flags(doc)]
+    if context is not None:
+        parts.append(context)
+    return np.concatenate(parts, axis=1)
+
+
+def encoder_features(docs: list[Doc], encoder: str) -> list[np.ndarray]:
+    """`doc_features` of a batch of paragraph Docs for a tagger of `encoder` (ENCODERS)."""
+    if encoder == "contextual":
+        return [doc_features(d, c) for d, c in zip(docs, context_vectors()(docs))]
+    return [doc_features(d) for d in docs]
 
 
 FEATURE_WIDTH = TENSOR_WIDTH + WORD_WIDTH + N_FLAGS
+WIDTHS = {"fast": FEATURE_WIDTH, "contextual": FEATURE_WIDTH + CONTEXT_WIDTH}

@@ -1,11 +1,13 @@
 """The trained tagger: signs, causes and interventions, claim spans and attribution cues.
 
-A small head on spaCy's own encoder. Per paragraph, the token features of `features.py`
-(spaCy's contextual vectors, MiniLM word vectors, structure and lexicon indicators) go through
+A small head on pretrained encoders. Per paragraph, the token features of `features.py`
+(spaCy's contextual vectors, MiniLM word vectors, structure and lexicon indicators, and with
+the contextual encoder MiniLM's contextual vectors) go through
 a dropout and a linear layer, a bidirectional LSTM over the paragraph, and three
 softmax heads over BIO tags: mentions (sign, cause, intervention), claim spans and cues.
-Trained on the gold corpus by `pipeline train` (`train.py`), committed in
-`resources/tagger/` (weights in fp16 safetensors, `meta.json` with its training record).
+Trained on the gold corpus by `pipeline train` (`train.py`), committed per encoder in
+`resources/tagger-contextual/` and `resources/tagger/` (the fast one): weights in fp16
+safetensors, `meta.json` with the encoder and the training record.
 
 The spaCy component `selfhelp_tagger_v1` runs it on batches of paragraph Docs and writes
 `doc.spans["sh_model"]` (mentions; `attrs["scores"]` their raw scores, `attrs["confidence"]`
@@ -27,9 +29,12 @@ from spacy.language import Language
 from spacy.tokens import Doc, Span
 from torch import nn
 
-from pipeline.extract.features import FEATURE_WIDTH, doc_features
+from pipeline.extract.features import FEATURE_WIDTH, WIDTHS, encoder_features
 
-TAGGER_DIR = Path(str(resources.files("pipeline").joinpath("resources/tagger")))
+_RESOURCES = Path(str(resources.files("pipeline").joinpath("resources")))
+# The packaged tagger of each encoder (`extract.encoder`).
+TAGGER_DIRS = {"fast": _RESOURCES / "tagger", "contextual": _RESOURCES / "tagger-contextual"}
+TAGGER_DIR = TAGGER_DIRS["fast"]
 MENTION_LABELS = ("sign", "cause", "intervention")
 # BIO tags per head: 0 = outside, then (begin, inside) per label.
 HEADS = {"mention": MENTION_LABELS, "claim": ("claim",), "cue": ("cue",)}
@@ -70,10 +75,12 @@ class TaggerNet(nn.Module):
         return {name: head(out) for name, head in self.heads.items()}
 
 
-def pad_batch(feats: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
-    """Stack variable-length feature matrices into a zero-padded batch."""
+def pad_batch(
+    feats: list[np.ndarray], width: int = FEATURE_WIDTH
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Stack variable-length feature matrices (n x `width`) into a zero-padded batch."""
     lengths = torch.tensor([max(len(f), 1) for f in feats])
-    x = torch.zeros(len(feats), int(lengths.max()), FEATURE_WIDTH)
+    x = torch.zeros(len(feats), int(lengths.max()), width)
     for i, f in enumerate(feats):
         if len(f):
             x[i, : len(f)] = torch.from_numpy(f)
@@ -116,11 +123,14 @@ def decode(
 
 class Tagger:
     """Trained TaggerNets (an ensemble of seeds) with their metadata; their tag probabilities
-    are averaged."""
+    are averaged. `meta["encoder"]` names the features they read (a tagger saved without it
+    is a fast one)."""
 
     def __init__(self, nets: list[TaggerNet], meta: dict) -> None:
         self.nets = [net.eval() for net in nets]
         self.meta = meta
+        self.encoder = meta.get("encoder", "fast")
+        self.width = WIDTHS[self.encoder]
 
     @classmethod
     def load(cls, folder: Path = TAGGER_DIR) -> Tagger:
@@ -171,7 +181,7 @@ class Tagger:
         results: list[dict[str, np.ndarray]] = [{} for _ in feats]
         for lo in range(0, len(order), group):
             members = order[lo : lo + group]
-            x, lengths = pad_batch([feats[i] for i in members])
+            x, lengths = pad_batch([feats[i] for i in members], self.width)
             probs: dict[str, np.ndarray] = {}
             for net in self.nets:
                 for head, logits in net(x, lengths).items():
@@ -200,9 +210,18 @@ class Tagger:
         ]
 
 
+def tagger_encoder(folder: str | None, encoder: str) -> str:
+    """The encoder of the tagger a run loads: that of `folder` (its meta.json) when given,
+    else `encoder` (the packaged tagger's)."""
+    if folder is None:
+        return encoder
+    meta = json.loads((Path(folder) / "meta.json").read_text(encoding="utf-8"))
+    return meta.get("encoder", "fast")
+
+
 @lru_cache(maxsize=2)
 def load_tagger(folder: str = str(TAGGER_DIR)) -> Tagger:
-    """The committed tagger, loaded once per process."""
+    """A tagger folder (by default the packaged fast one), loaded once per process."""
     torch.set_num_threads(1)  # worker processes already use every core
     return Tagger.load(Path(folder))
 
@@ -210,8 +229,10 @@ def load_tagger(folder: str = str(TAGGER_DIR)) -> Tagger:
 class TaggerComponent:
     """spaCy component: runs the tagger over batches of paragraph Docs."""
 
-    def __init__(self, folder: str | None, batch_size: int, outside_weight: float) -> None:
-        self.tagger = load_tagger(folder or str(TAGGER_DIR))
+    def __init__(
+        self, folder: str | None, encoder: str, batch_size: int, outside_weight: float
+    ) -> None:
+        self.tagger = load_tagger(folder or str(TAGGER_DIRS[encoder]))
         self.batch_size = batch_size
         self.outside_weight = outside_weight
 
@@ -229,7 +250,7 @@ class TaggerComponent:
             yield from self._tag(batch)
 
     def _tag(self, docs: list[Doc]) -> list[Doc]:
-        feats = [doc_features(doc) for doc in docs]
+        feats = encoder_features(docs, self.tagger.encoder)
         results = self.tagger.predict_spans(feats, self.outside_weight)
         for doc, result in zip(docs, results):
             for head, key in (("mention", "sh_model"), ("claim", "sh_claim"), ("cue", "sh_cue")):
@@ -244,9 +265,15 @@ class TaggerComponent:
 
 @Language.factory(
     "selfhelp_tagger_v1",
-    default_config={"folder": None, "batch_size": 64, "outside_weight": 1.0},
+    default_config={"folder": None, "encoder": "fast", "batch_size": 64, "outside_weight": 1.0},
 )
 def make_tagger(
-    nlp: Language, name: str, folder: str | None, batch_size: int, outside_weight: float
+    nlp: Language,
+    name: str,
+    folder: str | None,
+    encoder: str,
+    batch_size: int,
+    outside_weight: float,
 ) -> TaggerComponent:
-    return TaggerComponent(folder, batch_size, outside_weight)
+    """`folder`: a tagger written by `pipeline train`; None: the packaged one of `encoder`."""
+    return TaggerComponent(folder, encoder, batch_size, outside_weight)

@@ -239,6 +239,22 @@ def make_claims(nlp: Language, name: str, method: str, threshold: float) -> Call
 _PIPELINES: dict[tuple[str, str], Language] = {}
 
 
+def resolve_encoder(cfg: ExtractConfig, n_words: int) -> ExtractConfig:
+    """The settings with `encoder: auto` made concrete for a corpus of `n_words` words: the
+    contextual tagger up to `contextual_max_words`, the fast one above. The whole corpus
+    decides (the runner resolves before partitions are cached), so every document of a run
+    is read by the same tagger."""
+    if cfg.encoder != "auto":
+        return cfg
+    encoder = "contextual" if n_words <= cfg.contextual_max_words else "fast"
+    return cfg.model_copy(update={"encoder": encoder})
+
+
+def corpus_words(documents: pd.DataFrame) -> int:
+    """Whitespace-separated words of the documents' texts (what `resolve_encoder` counts)."""
+    return int(documents["text"].str.split().str.len().fillna(0).sum()) if len(documents) else 0
+
+
 def rules_config(cfg: ExtractConfig) -> ExtractConfig:
     """The same extraction settings with the rules alone (the baseline, and training features)."""
     return cfg.model_copy(update={"method": "rules"})
@@ -250,8 +266,11 @@ def extraction_pipeline(model: str, cfg: ExtractConfig) -> Language:
     The dependency parser is the slowest component and nothing here needs it; the tok2vec
     (whose vectors the tagger reads), tagger, lemmatizer and NER stay. Built once per
     (model, config). `extract.method` chooses "model" (the trained tagger decides, the rules
-    are its features) or "rules" (lexicon and structure only, the baseline).
+    are its features) or "rules" (lexicon and structure only, the baseline); an `auto`
+    encoder is the contextual one (`extract_documents` sizes the corpus first).
     """
+    if cfg.encoder == "auto":  # no corpus to size here: texts read one at a time
+        cfg = resolve_encoder(cfg, 0)
     key = (model, cfg.model_dump_json())
     if key in _PIPELINES:
         return _PIPELINES[key]
@@ -267,20 +286,26 @@ def extraction_pipeline(model: str, cfg: ExtractConfig) -> Language:
         name="selfhelp_structure",
         config={"max_title_words": cfg.max_title_words},
     )
+    threshold = 1.0  # the tagger's spans only: unused by the rules
     if cfg.method == "model":
-        from pipeline.extract import model as _model  # noqa: F401  (registers the factory)
+        from pipeline.extract import model as _model  # registers the factory
 
         nlp.add_pipe(
             "selfhelp_tagger_v1",
             name="selfhelp_tagger",
-            config={"folder": cfg.model_dir, "outside_weight": cfg.outside_weight},
+            config={
+                "folder": cfg.model_dir,
+                "encoder": cfg.encoder,
+                "outside_weight": cfg.outside_weight,
+            },
         )
+        threshold = cfg.model_threshold[_model.tagger_encoder(cfg.model_dir, cfg.encoder)]
     nlp.add_pipe(
         "selfhelp_mentions_v1",
         name="selfhelp_mentions",
         config={
             "method": cfg.method,
-            "model_threshold": cfg.model_threshold,
+            "model_threshold": threshold,
             "conflicts": cfg.context_conflicts,
         },
     )
@@ -386,7 +411,7 @@ def extract_documents(
         into documents.text, the `lemmas` table of the documents' paragraphs, sentences and
         items, and failures as (doc_id, reason).
     """
-    cfg = config.extract
+    cfg = resolve_encoder(config.extract, corpus_words(documents))
     nlp = extraction_pipeline(config.spacy.model, cfg)
     mention_rows, claim_rows, lemma_rows, failures = [], [], [], []
     lemma_spans = {

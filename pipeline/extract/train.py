@@ -16,6 +16,7 @@ import random
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +25,7 @@ import torch
 from torch import nn
 
 from pipeline.config import Config, TrainConfig
-from pipeline.extract.features import doc_features
+from pipeline.extract.features import WIDTHS, encoder_features
 from pipeline.extract.gold import GoldDocument
 from pipeline.extract.model import HEADS, Tagger, TaggerNet, n_tags, pad_batch
 
@@ -90,19 +91,30 @@ def _paragraphs(
         yield doc, inside
 
 
+def _with_features(pairs: Iterable[tuple], encoder: str, size: int = 64) -> Iterator[tuple]:
+    """(doc, spans, features) for each (doc, spans); features in batches of `size` Docs (the
+    contextual encoder runs a batch at a time)."""
+    pairs = iter(pairs)
+    while chunk := list(islice(pairs, size)):
+        feats = encoder_features([doc for doc, _ in chunk], encoder)
+        for (doc, spans), features in zip(chunk, feats):
+            yield doc, spans, features
+
+
 def featurize(
-    docs: list[GoldDocument], documents: pd.DataFrame, segments: pd.DataFrame, config: Config
+    docs: list[GoldDocument],
+    documents: pd.DataFrame,
+    segments: pd.DataFrame,
+    config: Config,
+    encoder: str,
 ) -> list[Example]:
-    """Features and gold tags of every paragraph of the gold documents."""
+    """Features (for a tagger of `encoder`) and gold tags of every paragraph of the gold
+    documents."""
     gold_spans = {d.doc_id: d.spans for d in docs}
+    pairs = _paragraphs(documents, segments, config, gold_spans)
     return [
-        Example(
-            doc._.block["doc_id"],
-            doc._.block["segment_id"],
-            doc_features(doc),
-            paragraph_tags(doc, spans),
-        )
-        for doc, spans in _paragraphs(documents, segments, config, gold_spans)
+        Example(doc._.block["doc_id"], doc._.block["segment_id"], features, paragraph_tags(doc, s))
+        for doc, s, features in _with_features(pairs, encoder)
     ]
 
 
@@ -123,14 +135,20 @@ def _length_batches(examples: list[Example], size: int, rng: random.Random) -> l
 
 
 def fit(examples: list[Example], cfg: TrainConfig, log=None) -> Tagger:
-    """Train `cfg.ensemble` networks on `examples`, seeds `cfg.seed`, `cfg.seed + 1`, ..."""
+    """Train `cfg.ensemble` networks on `examples`, seeds `cfg.seed`, `cfg.seed + 1`, ...
+
+    The examples' feature width tells the encoder they were made for (`features.WIDTHS`).
+    """
     started = time.perf_counter()
+    width = examples[0].features.shape[1]
+    encoder = next(name for name, w in WIDTHS.items() if w == width)
     nets = [
-        _fit_one(examples, cfg.model_copy(update={"seed": cfg.seed + k}), log)
+        _fit_one(examples, cfg.model_copy(update={"seed": cfg.seed + k}), width, log)
         for k in range(cfg.ensemble)
     ]
     meta = {
-        "architecture": {"hidden": cfg.hidden, "dropout": cfg.dropout},
+        "encoder": encoder,
+        "architecture": {"n_in": width, "hidden": cfg.hidden, "dropout": cfg.dropout},
         "train": cfg.model_dump(),
         "examples": len(examples),
         "seconds": round(time.perf_counter() - started, 1),
@@ -138,14 +156,14 @@ def fit(examples: list[Example], cfg: TrainConfig, log=None) -> Tagger:
     return Tagger(nets, meta)
 
 
-def _fit_one(examples: list[Example], cfg: TrainConfig, log=None) -> TaggerNet:
+def _fit_one(examples: list[Example], cfg: TrainConfig, width: int, log=None) -> TaggerNet:
     """Train one network with the settings and seed of `cfg`.
 
     The loss is the sum of the heads' cross-entropies; tokens tagged IGNORE do not count.
     """
     seed_everything(cfg.seed)
     torch.set_num_threads(cfg.threads)
-    net = TaggerNet(hidden=cfg.hidden, dropout=cfg.dropout)
+    net = TaggerNet(n_in=width, hidden=cfg.hidden, dropout=cfg.dropout)
     optimiser = torch.optim.AdamW(net.parameters(), lr=cfg.learning_rate, weight_decay=1e-4)
     # Items are rare: tags inside a span weigh `span_weight` times the outside tag.
     losses = {
@@ -159,7 +177,7 @@ def _fit_one(examples: list[Example], cfg: TrainConfig, log=None) -> TaggerNet:
         net.train()
         total = 0.0
         for batch in _length_batches(examples, cfg.batch_size, rng):
-            x, lengths = pad_batch([e.features for e in batch])
+            x, lengths = pad_batch([e.features for e in batch], width)
             logits = net(x, lengths)
             loss = 0.0
             for head in HEADS:
@@ -291,7 +309,9 @@ def verdict_spans(db_path: Path) -> dict[str, list[tuple[int, int, str, str | No
     return spans
 
 
-def verdict_examples(db_path: Path, tables_dir: Path, config: Config) -> list[Example]:
+def verdict_examples(
+    db_path: Path, tables_dir: Path, config: Config, encoder: str
+) -> list[Example]:
     """Training examples from the verdicts on a run's items.
 
     Only what reviewers judged is known: every other token of the paragraph is IGNORE; a
@@ -308,9 +328,10 @@ def verdict_examples(db_path: Path, tables_dir: Path, config: Config) -> list[Ex
     segments = read_table(tables_dir, "segments")
     segments = segments[segments["doc_id"].isin(by_doc)]
     examples = []
-    for doc, judged in _paragraphs(documents, segments, config, by_doc):
-        if not judged:
-            continue
+    judged_pairs = (
+        (doc, judged) for doc, judged in _paragraphs(documents, segments, config, by_doc) if judged
+    )
+    for doc, judged, features in _with_features(judged_pairs, encoder):
         tags = {head: np.full(len(doc), IGNORE, dtype=np.int64) for head in HEADS}
         for start, stop, head, label in judged:
             span = doc.char_span(start, stop, alignment_mode="expand")
@@ -322,7 +343,7 @@ def verdict_examples(db_path: Path, tables_dir: Path, config: Config) -> list[Ex
             elif label in HEADS[head]:
                 _tag(tags[head], span.start, span.end, HEADS[head].index(label))
         block = doc._.block
-        examples.append(Example(block["doc_id"], block["segment_id"], doc_features(doc), tags))
+        examples.append(Example(block["doc_id"], block["segment_id"], features, tags))
     return examples
 
 
@@ -332,17 +353,19 @@ def train_tagger(
     review_db: Path | None = None,
     tables_dir: Path | None = None,
     log=None,
+    encoder: str = "contextual",
 ) -> Tagger:
-    """Train the tagger on every gold article, plus reviewers' verdicts when a database and the
-    run it judged are given (each verdict paragraph counted `train.review_weight` times)."""
+    """Train the tagger of `encoder` on every gold article, plus reviewers' verdicts when a
+    database and the run it judged are given (each verdict paragraph counted
+    `train.review_weight` times)."""
     from pipeline.extract.gold import prepare_gold, read_gold
 
     articles = [a for path in gold_paths for a in read_gold(Path(path))]
     docs, documents, segments = prepare_gold(articles, config)
-    examples = featurize(docs, documents, segments, config)
+    examples = featurize(docs, documents, segments, config, encoder)
     reviewed = []
     if review_db is not None and Path(review_db).exists() and tables_dir is not None:
-        reviewed = verdict_examples(review_db, tables_dir, config)
+        reviewed = verdict_examples(review_db, tables_dir, config, encoder)
     weighted = examples + reviewed * config.train.review_weight
     tagger = fit(weighted, config.train, log)
     if config.train.calibration_folds > 1:
