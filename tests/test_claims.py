@@ -496,3 +496,28 @@ def test_a_tagged_claim_running_past_note_markers_is_one_claim_per_sentence(trai
     assert _split_at_notes(paragraph, single, []) == [single]
     ruled = claim_from_spans(paragraph, (0, cue_at), (cue_at, cue_at + 9), pattern="footnote")
     assert _split_at_notes(paragraph, ruled, []) == [ruled]
+
+
+def test_a_lone_function_word_is_no_cue(nlp):
+    """The tagger once took the "a" of markup left in a text file (<a href=…>) for a cue and
+    made advice a cited claim; a cue that names a source makes the same span a claim."""
+    from pipeline.extract.stage import _model_claims
+
+    text = (
+        "Different forms of therapy can help in healing attachment trauma and can empower "
+        'people to build healthier relationships, <a href="x">click</a> here, explains a study.'
+    )
+    doc = nlp(text)
+    claim = doc.char_span(0, text.index(", <a"), alignment_mode="expand")
+
+    def claims_with(cue_text: str, at: int) -> list:
+        cue = doc.char_span(at, at + len(cue_text))
+        assert cue is not None, cue_text
+        doc.spans["sh_claim"] = [claim]
+        doc.spans["sh_claim"].attrs["scores"] = [0.9]
+        doc.spans["sh_cue"] = [cue]
+        return _model_claims(doc, 0.5, [])
+
+    assert claims_with("a", text.index("<a") + 1) == []
+    (found,) = claims_with("explains a study", text.index("explains"))
+    assert found.cue == "explains a study" and found.text.startswith("Different forms of therapy")

@@ -487,3 +487,33 @@ def test_evidence_csv_without_the_configured_columns_is_a_clear_error(tmp_path, 
     config = load_config(overrides={"compare": {"evidence_csv": str(path)}})
     with pytest.raises(ValueError, match=r"en_claim.*label"):
         match_evidence(reference["concepts"], config)
+
+
+def test_a_list_item_title_is_asserted_by_its_whole_item_whoever_found_it():
+    """The strength flag reads the sentences where an item is asserted. For a list-item title
+    ("5. Parental Mental Health Issues") they are the item's sentences, also when the trained
+    tagger rather than the structure rule found the title; a prose mention keeps its own."""
+    from pipeline.compare.stage import _assertions
+
+    text = (
+        "5. Parental Mental Health Issues\n\nParents with depression become less available, "
+        "which can lead to attachment trauma.\n\nAlso, some children grieve."
+    )
+    item_end = text.index("\n\nAlso")
+    sentences = [
+        (0, 32, text[0:32]),
+        (34, item_end, text[34:item_end]),
+        (item_end + 2, len(text), text[item_end + 2 :]),
+    ]
+    title = {"concept_id": "cause:pmh", "start": 3, "end": 32, "in_claim": False}
+    prose = {"concept_id": "cause:grief", "start": text.index("grieve"), "in_claim": False}
+    prose["end"] = prose["start"] + len("grieve")
+    for method in ("model", "structure"):
+        found = _assertions(
+            text,
+            [{**title, "method": method}, {**prose, "method": method}],
+            sentences,
+            [(0, item_end)],
+        )
+        assert found["cause:pmh"] == [sentences[0][2], sentences[1][2]], method
+        assert found["cause:grief"] == [sentences[2][2]], method

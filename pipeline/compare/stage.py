@@ -57,15 +57,16 @@ def _assertions(
 ) -> dict[str, list]:
     """Sentences in which each concept is asserted outside cited claims: the sentence around a
     prose mention, and every sentence of the item a list-item title heads ("2. Abuse … This
-    can lead to …")."""
+    can lead to …"), whichever component found the title."""
     out: dict[str, list] = {}
     for m in mentions:
         if m["in_claim"]:
             continue
         start, end = m["start"], m["end"]
         lo, hi = start, end
-        if m["method"] == "structure":
-            lo, hi = next(((s, e) for s, e in items if s <= start and end <= e), (start, end))
+        item = next(((s, e) for s, e in items if s <= start and end <= e), None)
+        if item is not None and not any(ch.isalpha() for ch in doc_text[item[0] : start]):
+            lo, hi = item  # only numbering or a bullet before it: the mention is the title
         texts = [t for s, e, t in sentences if e > lo and s < hi] or [doc_text[start:end]]
         out.setdefault(m["concept_id"], []).extend(texts)
     return out

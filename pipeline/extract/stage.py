@@ -120,8 +120,13 @@ def _model_claims(doc: Doc, threshold: float, persons: list[str]) -> list:
     takes the nearest cue in or beside them (or, when the tagger marked none there, the cue a
     rule pattern finds for those sentences), and its attributes from that cue. A span with no
     cue at all is not a claim."""
-    # A cue names a source or is a footnote marker: a lone quote mark or dash is neither.
-    cues = [c for c in doc.spans.get("sh_cue", []) if any(ch.isalnum() for ch in c.text)]
+    # A cue names a source or is a footnote marker: a lone quote mark or dash is neither, nor
+    # a lone function word (the "a" of markup like <a href=…> left in a text file).
+    cues = [
+        c
+        for c in doc.spans.get("sh_cue", [])
+        if any(ch.isalnum() for ch in c.text) and not (len(c) == 1 and c[0].is_stop)
+    ]
     rule_cues = None
     rule_claims = find_doc_claims(doc)
     spans = doc.spans.get("sh_claim", [])
