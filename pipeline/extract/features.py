@@ -242,8 +242,13 @@ class ContextVectors:
     def __call__(self, docs: list[Doc]) -> list[np.ndarray]:
         """One matrix per Doc, n_tokens x CONTEXT_WIDTH."""
         torch = self.torch
+        # Whole paragraphs, cut into windows below: no truncation, and no warning about
+        # lengths above the model's 512 positions.
         encoded = self.tokenizer(
-            [doc.text for doc in docs], add_special_tokens=False, return_offsets_mapping=True
+            [doc.text for doc in docs],
+            add_special_tokens=False,
+            return_offsets_mapping=True,
+            verbose=False,
         )
         windows = []  # (doc index, first piece, piece ids)
         for d, ids in enumerate(encoded["input_ids"]):
