@@ -113,6 +113,7 @@ class TrainConfig(_Section):
     batch_size: int = Field(ge=1)
     learning_rate: float = Field(gt=0)
     hidden: int = Field(ge=8)
+    layers: dict[Literal["contextual", "fast"], Annotated[int, Field(ge=1, le=4)]]
     dropout: float = Field(ge=0, lt=1)
     span_weight: float = Field(gt=0)
     ensemble: int = Field(ge=1)

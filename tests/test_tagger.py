@@ -133,6 +133,8 @@ def test_training_is_reproducible_and_saved_weights_predict_the_same(gold_corpus
     meta = json.loads((tmp_path / "meta.json").read_text())
     assert meta["train"]["seed"] == config.train.seed
     assert meta["encoder"] == loaded.encoder == "contextual"
+    layers = config.train.layers["contextual"]
+    assert meta["architecture"]["layers"] == layers == loaded.nets[0].lstm.num_layers
 
 
 def test_longer_gold_spans_win_over_shorter_ones_inside_them(config):
@@ -236,7 +238,7 @@ def test_calibration_maps_scores_to_the_share_of_right_spans(gold_corpus, config
 
 
 @pytest.mark.parametrize("encoder", ["contextual", "fast"])
-def test_the_packaged_tagger_records_how_it_was_trained(encoder):
+def test_the_packaged_tagger_records_how_it_was_trained(config, encoder):
     from pipeline.extract.features import WIDTHS
     from pipeline.extract.model import TAGGER_DIRS
 
@@ -244,6 +246,8 @@ def test_the_packaged_tagger_records_how_it_was_trained(encoder):
     meta = json.loads((folder / "meta.json").read_text())
     assert meta.get("encoder", "fast") == encoder
     assert meta["architecture"].get("n_in", WIDTHS["fast"]) == WIDTHS[encoder]
+    # The committed weights are what `pipeline train` makes with today's config.
+    assert meta["architecture"].get("layers", 1) == config.train.layers[encoder]
     assert meta["articles"] == 139 and meta["unplaced_items"] <= 30
     assert meta["members"] == meta["train"]["ensemble"]
     assert "mention" in meta["calibration"]  # thousands of spans: calibration must help

@@ -45,12 +45,22 @@ def n_tags(head: str) -> int:
 
 
 class TaggerNet(nn.Module):
-    """Dropout + linear projection, a BiLSTM over the paragraph, one linear layer per head."""
+    """Dropout + linear projection, a (stacked) BiLSTM over the paragraph, one linear layer
+    per head."""
 
-    def __init__(self, n_in: int = FEATURE_WIDTH, hidden: int = 128, dropout: float = 0.3):
+    def __init__(
+        self, n_in: int = FEATURE_WIDTH, hidden: int = 128, dropout: float = 0.3, layers: int = 1
+    ):
         super().__init__()
         self.project = nn.Sequential(nn.Dropout(dropout), nn.Linear(n_in, hidden), nn.ReLU())
-        self.lstm = nn.LSTM(hidden, hidden, num_layers=1, bidirectional=True, batch_first=True)
+        self.lstm = nn.LSTM(
+            hidden,
+            hidden,
+            num_layers=layers,
+            bidirectional=True,
+            batch_first=True,
+            dropout=dropout if layers > 1 else 0.0,
+        )
         self.dropout = nn.Dropout(dropout)
         self.heads = nn.ModuleDict({h: nn.Linear(2 * hidden, n_tags(h)) for h in HEADS})
 

@@ -142,13 +142,19 @@ def fit(examples: list[Example], cfg: TrainConfig, log=None) -> Tagger:
     started = time.perf_counter()
     width = examples[0].features.shape[1]
     encoder = next(name for name, w in WIDTHS.items() if w == width)
+    layers = cfg.layers[encoder]
     nets = [
-        _fit_one(examples, cfg.model_copy(update={"seed": cfg.seed + k}), width, log)
+        _fit_one(examples, cfg.model_copy(update={"seed": cfg.seed + k}), width, layers, log)
         for k in range(cfg.ensemble)
     ]
     meta = {
         "encoder": encoder,
-        "architecture": {"n_in": width, "hidden": cfg.hidden, "dropout": cfg.dropout},
+        "architecture": {
+            "n_in": width,
+            "hidden": cfg.hidden,
+            "dropout": cfg.dropout,
+            "layers": layers,
+        },
         "train": cfg.model_dump(),
         "examples": len(examples),
         "seconds": round(time.perf_counter() - started, 1),
@@ -156,14 +162,16 @@ def fit(examples: list[Example], cfg: TrainConfig, log=None) -> Tagger:
     return Tagger(nets, meta)
 
 
-def _fit_one(examples: list[Example], cfg: TrainConfig, width: int, log=None) -> TaggerNet:
+def _fit_one(
+    examples: list[Example], cfg: TrainConfig, width: int, layers: int, log=None
+) -> TaggerNet:
     """Train one network with the settings and seed of `cfg`.
 
     The loss is the sum of the heads' cross-entropies; tokens tagged IGNORE do not count.
     """
     seed_everything(cfg.seed)
     torch.set_num_threads(cfg.threads)
-    net = TaggerNet(n_in=width, hidden=cfg.hidden, dropout=cfg.dropout)
+    net = TaggerNet(n_in=width, hidden=cfg.hidden, dropout=cfg.dropout, layers=layers)
     optimiser = torch.optim.AdamW(net.parameters(), lr=cfg.learning_rate, weight_decay=1e-4)
     # Items are rare: tags inside a span weigh `span_weight` times the outside tag.
     losses = {
