@@ -137,6 +137,21 @@ def test_training_is_reproducible_and_saved_weights_predict_the_same(gold_corpus
     assert meta["architecture"]["layers"] == layers == loaded.nets[0].lstm.num_layers
 
 
+def test_a_deeper_tagger_is_saved_and_loaded_with_its_depth(gold_corpus, config, tmp_path):
+    from pipeline.extract.train import featurize
+
+    _, docs, documents, segments = gold_corpus
+    examples = featurize(docs[:2], documents, segments, config, "fast")
+    cfg = _small(config, epochs=1, layers={"contextual": 1, "fast": 2})
+    tagger = fit(examples, cfg)
+    tagger.save(tmp_path)
+    loaded = Tagger.load(tmp_path)
+    assert loaded.nets[0].lstm.num_layers == 2
+    feats = [e.features for e in examples[:4]]
+    a, b = tagger.predict_features(feats), loaded.predict_features(feats)
+    assert all(np.allclose(x["mention"], y["mention"], atol=2e-2) for x, y in zip(a, b))
+
+
 def test_longer_gold_spans_win_over_shorter_ones_inside_them(config):
     from pipeline.nlp import load_model
 
