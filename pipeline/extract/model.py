@@ -18,6 +18,7 @@ the calibrated ones), and
 from __future__ import annotations
 
 import json
+import multiprocessing
 from collections.abc import Iterable, Iterator
 from functools import lru_cache
 from importlib import resources
@@ -232,7 +233,8 @@ def tagger_encoder(folder: str | None, encoder: str) -> str:
 @lru_cache(maxsize=2)
 def load_tagger(folder: str = str(TAGGER_DIR)) -> Tagger:
     """A tagger folder (by default the packaged fast one), loaded once per process."""
-    torch.set_num_threads(1)  # worker processes already use every core
+    if multiprocessing.parent_process() is not None:
+        torch.set_num_threads(1)  # a pool worker: the pool already uses every core
     return Tagger.load(Path(folder))
 
 

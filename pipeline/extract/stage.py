@@ -416,7 +416,9 @@ def extract_documents(
         into documents.text, the `lemmas` table of the documents' paragraphs, sentences and
         items, and failures as (doc_id, reason).
     """
-    cfg = resolve_encoder(config.extract, corpus_words(documents))
+    cfg = config.extract
+    if cfg.encoder == "auto":  # not resolved by the caller: these documents decide
+        cfg = resolve_encoder(cfg, corpus_words(documents))
     nlp = extraction_pipeline(config.spacy.model, cfg)
     mention_rows, claim_rows, lemma_rows, failures = [], [], [], []
     lemma_spans = {
