@@ -116,7 +116,7 @@ class TrainConfig(_Section):
     layers: dict[Literal["contextual", "fast"], Annotated[int, Field(ge=1, le=4)]]
     dropout: float = Field(ge=0, lt=1)
     span_weight: float = Field(gt=0)
-    ensemble: int = Field(ge=1)
+    ensemble: dict[Literal["contextual", "fast"], Annotated[int, Field(ge=1, le=8)]]
     threads: int = Field(ge=1)
     folds: int = Field(ge=2)
     review_weight: int = Field(ge=1)

@@ -135,7 +135,7 @@ def _length_batches(examples: list[Example], size: int, rng: random.Random) -> l
 
 
 def fit(examples: list[Example], cfg: TrainConfig, log=None) -> Tagger:
-    """Train `cfg.ensemble` networks on `examples`, seeds `cfg.seed`, `cfg.seed + 1`, ...
+    """Train `cfg.ensemble[encoder]` networks on `examples`, seeds `cfg.seed`, `cfg.seed + 1`, ...
 
     The examples' feature width tells the encoder they were made for (`features.WIDTHS`).
     """
@@ -145,7 +145,7 @@ def fit(examples: list[Example], cfg: TrainConfig, log=None) -> Tagger:
     layers = cfg.layers[encoder]
     nets = [
         _fit_one(examples, cfg.model_copy(update={"seed": cfg.seed + k}), width, layers, log)
-        for k in range(cfg.ensemble)
+        for k in range(cfg.ensemble[encoder])
     ]
     meta = {
         "encoder": encoder,
@@ -382,7 +382,7 @@ def train_tagger(
         folds = article_folds(
             [d.doc_id for d in docs], config.train.calibration_folds, config.train.seed
         )
-        single = config.train.model_copy(update={"ensemble": 1})
+        single = config.train.model_copy(update={"ensemble": {"contextual": 1, "fast": 1}})
         tables, report = calibration(examples, folds, single, config.extract.outside_weight)
         # A map that does not beat the raw scores out of fold (too few spans for isotonic
         # regression) is not shipped: that head's confidence stays its raw score.
