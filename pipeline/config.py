@@ -112,6 +112,8 @@ class TrainConfig(_Section):
     epochs: int = Field(ge=1)
     batch_size: int = Field(ge=1)
     learning_rate: float = Field(gt=0)
+    final_epochs: dict[Literal["contextual", "fast"], Annotated[int, Field(ge=0)]]
+    final_learning_rate: float = Field(gt=0)
     hidden: int = Field(ge=8)
     layers: dict[Literal["contextual", "fast"], Annotated[int, Field(ge=1, le=4)]]
     dropout: float = Field(ge=0, lt=1)

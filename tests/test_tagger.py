@@ -33,19 +33,22 @@ SCORER = Path(__file__).resolve().parents[2] / "shared" / "tools" / "score_extra
 # interventions 0.664, claims 0.791, micro F1 0.600 (at threshold 0.35: 0.659, 0.500, 0.639,
 # 0.791; causes on this fold swing most with the threshold, while over all five folds they
 # stayed at 0.515-0.516). With four networks (2026-12-03, `pipeline evaluate --cv`): signs 0.691,
-# causes 0.400, interventions 0.669, claims 0.744, micro F1 0.634. Its floors keep about the
-# same margins below (claims' floor unchanged).
+# causes 0.400, interventions 0.669, claims 0.744, micro F1 0.634. With 4 final epochs at the
+# lower rate (2026-12-03, `pipeline evaluate --cv`): signs 0.692, causes 0.530, interventions
+# 0.681, claims 0.698 (15 of 25), micro F1 0.657. Its floors keep about the same margins below
+# (claims' floor unchanged: one claim moves it by 0.03).
 FOLD0_FLOOR = {
     "fast": {"signs": 0.50, "causes": 0.18, "interventions": 0.50, "claims": 0.45},
-    "contextual": {"signs": 0.62, "causes": 0.32, "interventions": 0.60, "claims": 0.65},
+    "contextual": {"signs": 0.62, "causes": 0.45, "interventions": 0.60, "claims": 0.65},
 }
-FOLD0_ITEMS_FLOOR = {"fast": 0.47, "contextual": 0.59}
+FOLD0_ITEMS_FLOOR = {"fast": 0.47, "contextual": 0.61}
 
 
 def _small(config, epochs: int = 2, **changes):
     return config.train.model_copy(
         update={
             "epochs": epochs,
+            "final_epochs": {"contextual": 0, "fast": 0},
             "ensemble": {"contextual": 1, "fast": 1},
             "calibration_folds": 0,
             **changes,
@@ -157,6 +160,26 @@ def test_a_deeper_tagger_is_saved_and_loaded_with_its_depth(gold_corpus, config,
     feats = [e.features for e in examples[:4]]
     a, b = tagger.predict_features(feats), loaded.predict_features(feats)
     assert all(np.allclose(x["mention"], y["mention"], atol=2e-2) for x, y in zip(a, b))
+
+
+def test_the_final_epochs_train_at_their_own_rate(gold_corpus, config):
+    from pipeline.extract.train import featurize
+
+    _, docs, documents, segments = gold_corpus
+    examples = featurize(docs[:2], documents, segments, config, "fast")
+
+    def weights(**changes):
+        tagger = fit(examples, _small(config, epochs=1, **changes))
+        return np.concatenate([v.flatten().numpy() for v in tagger.nets[0].state_dict().values()])
+
+    plain = weights()
+    # An epoch at a rate of almost nothing leaves the weights where the first epoch left them;
+    # at the first epochs' rate it moves them.
+    one = {"contextual": 1, "fast": 1}
+    settled = weights(final_epochs=one, final_learning_rate=1e-12)
+    moved = weights(final_epochs=one, final_learning_rate=config.train.learning_rate)
+    assert np.abs(settled - plain).max() < 1e-6
+    assert np.abs(moved - plain).max() > 1e-3
 
 
 def test_longer_gold_spans_win_over_shorter_ones_inside_them(config):
