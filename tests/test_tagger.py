@@ -294,9 +294,8 @@ def test_the_packaged_tagger_records_how_it_was_trained(config, encoder):
     # The committed weights are what `pipeline train` makes with today's config.
     assert meta["architecture"].get("layers", 1) == config.train.layers[encoder]
     assert meta["articles"] == 139 and meta["unplaced_items"] <= 30
-    members = meta["train"]["ensemble"]  # a number in a tagger trained before it was per tagger
-    assert meta["members"] == (members[encoder] if isinstance(members, dict) else members)
-    assert meta["members"] == config.train.ensemble[encoder]
+    assert meta["members"] == meta["train"]["ensemble"][encoder] == config.train.ensemble[encoder]
+    assert meta["train"]["final_epochs"][encoder] == config.train.final_epochs[encoder]
     assert "mention" in meta["calibration"]  # thousands of spans: calibration must help
     for head, reliability in meta["calibration_report"].items():
         # Out-of-fold: a shipped map brings confidences closer to the share of right spans;
