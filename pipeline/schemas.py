@@ -142,7 +142,11 @@ TABLES: dict[str, Table] = {
             (
                 Column("doc_id", _STR, "document"),
                 Column("claim_id", _STR, "stable ID: doc_id and offsets"),
-                Column("text", _STR, "the claim span, documents.text[start:end]"),
+                Column(
+                    "text",
+                    _STR,
+                    "the claim span, documents.text[start:end]; with the list it introduces",
+                ),
                 Column("start", _INT, "start offset in documents.text"),
                 Column("end", _INT, "end offset in documents.text (exclusive)"),
                 Column("cue", _STR, "the attribution cue, documents.text[cue_start:cue_end]"),

@@ -312,3 +312,57 @@ def test_a_mention_is_inside_a_claim_of_its_own_document_only():
     # count) but starts before its first; c has no claim; a's second mention is outside.
     assert sorted(map(tuple, pairs.to_numpy())) == [(0, 1), (2, 2)]
     assert _mentions_in_claims(mentions, claims.iloc[:0]).empty
+
+
+LISTS = """Sleep Anxiety: Why Your Mind Races at Night
+
+Sleep anxiety is a specific form of anxiety that appears around bedtime. Many readers know it
+well from their own long nights.
+
+According to the Sleep Foundation, common signs of sleep anxiety include:
+- Racing thoughts at night
+- Worrying about not getting enough sleep
+- Fear of nightmares or disturbances
+The ADAA notes that anxiety and sleep issues fuel one another: poor sleep raises anxiety.
+
+Researchers at Harvard found that the most common triggers are:
+
+What Helps
+
+- Keeping a regular bedtime
+- Writing worries down before bed
+
+A 2019 study found that the symptoms of depression include:
+-low mood,
+-loss of interest,
+-and fatigue.
+
+Sleep gets better for most people with time and a little patience.
+"""
+
+
+def test_a_claim_that_introduces_a_list_takes_the_list_in(config, tmp_path):
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    (inputs / "sleep-anxiety.txt").write_text(LISTS, encoding="utf-8")
+    tables = _run([inputs], tmp_path / "out", config)
+    text = tables["documents"]["text"].iloc[0]
+    claims = tables["claims"].set_index("cue")
+    # The list items right after the claim's paragraph, up to the next paragraph.
+    listed = claims.loc["According to the Sleep Foundation"]
+    assert listed["text"].startswith("common signs of sleep anxiety include:\n- Racing")
+    assert listed["text"].endswith("- Fear of nightmares or disturbances")
+    assert text[listed["start"] : listed["end"]] == listed["text"]
+    # Lines opening with a bullet that segmenting left as paragraphs are a list too.
+    assert claims.loc["A 2019 study found that", "text"].endswith(
+        "-loss of interest,\n-and fatigue."
+    )
+    # A heading between the claim and a list: the list is not the claim's.
+    assert (
+        claims.loc["Researchers at Harvard found that", "text"] == "the most common triggers are:"
+    )
+    # The listed signs are inside the claim, and its concepts include theirs.
+    mentions = tables["mentions"]
+    inside = mentions[(mentions["start"] >= listed["start"]) & (mentions["end"] <= listed["end"])]
+    assert len(inside) and inside["in_claim"].all()
+    assert set(inside["concept_id"]) <= set(listed["concept_ids"])

@@ -19,7 +19,6 @@ from pipeline.compare.link import (
     best_threshold,
     pair_features,
     relation,
-    scope_end,
 )
 from pipeline.compare.train import gold_examples, train_linker
 from pipeline.extract.gold import read_gold
@@ -123,7 +122,7 @@ def _claim(text: str, claim: str) -> LinkClaim:
     return LinkClaim("c", claim, start, start + len(claim))
 
 
-def test_a_claims_scope_takes_in_the_list_it_introduces_and_a_pronoun_its_antecedent():
+def test_items_in_the_list_a_claim_takes_in_are_inside_it_and_a_pronoun_names_its_antecedent():
     blocks = [
         ("paragraph", "Researchers found that common signs include:"),
         ("item", "Trouble sleeping"),
@@ -138,14 +137,14 @@ def test_a_claims_scope_takes_in_the_list_it_introduces_and_a_pronoun_its_antece
         _item(text, "s2", "sign", "irritability", "Irritability"),
         _item(text, "i1", "intervention", "journaling", "journaling"),
     ]
+    # Extraction writes a claim that introduces a list with the list (test_extract.py).
     claims = [
-        _claim(text, "common signs include:"),
+        _claim(text, "common signs include:\nTrouble sleeping\nIrritability"),
         _claim(text, "it lowers stress."),
     ]
     x = pair_features(layout, items, claims)
     assert x.shape == (len(claims) * len(items), len(FEATURES))
-    # Claim 0's scope takes in the list it introduces, not the journaling tip after it.
-    assert scope_end(layout, claims[0]) == text.index("Irritability") + len("Irritability")
+    # The listed signs are inside claim 0; the journaling tip after the list is not.
     assert _feature(x, 0, "inside") == _feature(x, 1, "inside") == 1
     assert _feature(x, 2, "inside") == 0
     # Claim 1 opens with "it" right after the sentence that names journaling, its antecedent.

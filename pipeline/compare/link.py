@@ -1,7 +1,7 @@
 """The claim-to-item linker: which of an article's items a cited claim speaks about, and how.
 
-A cited claim backs an item when it names it (inside the claim's scope, which takes in the
-list a claim introduces, "common signs include:", or in the claim's own words elsewhere), or
+A cited claim backs an item when it names it (inside the claim, whose span takes in the list
+it introduces, "common signs include:", or in the claim's own words elsewhere), or
 through a pronoun just after the item ("many therapists recommend them"). Each (item, claim)
 pair of an article gets a few such features (`FEATURES`), and a logistic regression trained
 on the gold `backs` links of `train.gold` decides. Gold items and extracted items are
@@ -32,7 +32,7 @@ from pipeline.text import content_words
 RELATIONS = ("supports", "weaker", "contradicts")
 CATEGORIES = ("sign", "cause", "intervention")
 FEATURES = (
-    "inside",  # a span of the item lies inside the claim's scope (with the list it introduces)
+    "inside",  # a span of the item lies inside the claim (with the list it introduces)
     "same_sentence",  # ... or in the claim's sentence(s)
     "label_cover",  # share of the item label's content words that the claim uses
     "text_cover",  # the same for the item's own wording (best span)
@@ -52,8 +52,6 @@ FEATURES = (
 _ANAPHOR = re.compile(
     r"^\W*(?:\w+\W+){0,6}?(?:they|them|their|it|its|this|these|those|such)\b", re.I
 )
-# A claim that ends like this introduces the list after it.
-_INTRODUCES = re.compile(r"(?::|\binclud\w*|\bsuch as|\bthe following|\bare)\W*$", re.I)
 _NUMBER = re.compile(r"\d|\bpercent\b|\bhalf\b|\bthird\b|\bquarter\b", re.I)
 
 
@@ -98,16 +96,6 @@ class Layout:
     def block_of(self, pos: int) -> int:
         return max(bisect.bisect_right(self._block_starts, pos) - 1, 0)
 
-    def following_list(self, block: int) -> set[int]:
-        """The list items that directly follow block `block` (none when a paragraph comes
-        first)."""
-        out = set()
-        for k in range(block + 1, len(self.blocks)):
-            if self.blocks[k][2] != "item":
-                break
-            out.add(k)
-        return out
-
 
 def pair_features(layout: Layout, items: list[LinkItem], claims: list[LinkClaim]) -> np.ndarray:
     """Features of every (claim, item) pair, claims major: row `c * len(items) + i`."""
@@ -123,20 +111,21 @@ def pair_features(layout: Layout, items: list[LinkItem], claims: list[LinkClaim]
     for c, claim in enumerate(claims):
         first, last = layout.sentence_of(claim.start), layout.sentence_of(max(claim.end - 1, 0))
         block = layout.block_of(claim.start)
-        end = scope_end(layout, claim)
-        # Words are read over the claim's scope: a list it introduces is part of what it says.
-        scope = LinkClaim(claim.key, text[claim.start : end], claim.start, end)
-        named = [[(s, e) for s, e in it.spans if claim.start <= s and e <= end] for it in items]
+        named = [
+            [(s, e) for s, e in it.spans if claim.start <= s and e <= claim.end] for it in items
+        ]
         sentence_text = text[layout.sentences[first][0] : claim.end]
         anaphor = bool(_ANAPHOR.match(claim.text) or _ANAPHOR.match(sentence_text))
-        inside = [any(claim.start - 2 <= s and e <= end + 2 for s, e in it.spans) for it in items]
+        inside = [
+            any(claim.start - 2 <= s and e <= claim.end + 2 for s, e in it.spans) for it in items
+        ]
         # The antecedent of a pronoun: the item named last before the claim.
         last_before = [
             max((e for _, e in it.spans if e <= claim.start), default=-1) for it in items
         ]
         antecedent = int(np.argmax(last_before)) if max(last_before) >= 0 else -1
-        plain = content_words(scope.text)
-        free = [_free_words(text, scope, items, named, i, plain) for i in range(len(items))]
+        plain = content_words(text[claim.start : claim.end])
+        free = [_free_words(text, claim, items, named, i, plain) for i in range(len(items))]
         covers = [len(w & f) / len(w) if w else 0.0 for w, f in zip(item_words, free)]
         best = max(covers)
         for i, item in enumerate(items):
@@ -186,15 +175,6 @@ def _fuzzy_cover(words: set[str], claim_words: set[str]) -> float:
         )
 
     return sum(near(w) for w in words) / len(words)
-
-
-def scope_end(layout: Layout, claim: LinkClaim) -> int:
-    """Where a claim's scope ends: its own end, or the end of the list right after it when the
-    claim introduces that list ("signs include:")."""
-    if not _INTRODUCES.search(layout.text[claim.start : claim.end].rstrip()[-60:]):
-        return claim.end
-    listed = layout.following_list(layout.block_of(max(claim.end - 1, 0)))
-    return max((layout.blocks[k][1] for k in listed), default=claim.end)
 
 
 def _free_words(

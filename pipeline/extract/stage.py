@@ -226,6 +226,42 @@ def _split_at_notes(text: str, claim, persons: list[str]) -> list:
     return pieces or [claim]
 
 
+# A claim that ends like this introduces the list after it ("common signs include:").
+_INTRODUCES_LIST = re.compile(r"(?::|\binclud\w*|\bsuch as|\bthe following|\bare)\W*$", re.I)
+# A line the segmenter left as a paragraph that reads as a list item ("-low mood,", "➤ …").
+_BULLET_LINE = re.compile(r"\s*[-–•*▪●◦➤►]")
+
+
+def _through_lists(text: str, paragraphs: list[tuple[int, Doc]], claims: list[tuple[int, dict]]):
+    """Claims that introduce a list ("According to the Sleep Foundation, common signs of sleep
+    anxiety include:") take the list in: the listed items are what the source says. Extraction
+    runs per paragraph, so this is done per document, on `claims` given as (index of the
+    claim's paragraph in `paragraphs`, claim row with document offsets).
+
+    The list is the head paragraphs of the list items right after the claim's paragraph, and
+    lines opening with a bullet that the segmenter left as paragraphs; it ends at any other
+    paragraph or at text between paragraphs (a heading). The claim's lexicon concepts take in
+    the list's."""
+    for k, row in claims:
+        offset, doc = paragraphs[k]
+        end = paragraph_end = offset + len(doc.text)
+        rest = text[row["end"] : end]
+        if any(ch.isalnum() for ch in rest) or not _INTRODUCES_LIST.search(
+            (row["text"] + rest).rstrip()[-60:]
+        ):
+            continue
+        concepts = set(row["lexicon_concepts"])
+        for offset, doc in paragraphs[k + 1 :]:
+            if text[end:offset].strip() or not (
+                doc._.block["item_head"] or _BULLET_LINE.match(doc.text)
+            ):
+                break
+            end = offset + len(doc.text)
+            concepts.update(concept_id(lx.label_, lx.id_) for lx in doc.spans.get("sh_lexicon", []))
+        if end > paragraph_end:
+            row.update(end=end, text=text[row["start"] : end], lexicon_concepts=sorted(concepts))
+
+
 @Language.factory("selfhelp_claims_v1", default_config={"method": "rules", "threshold": 0.5})
 def make_claims(nlp: Language, name: str, method: str, threshold: float) -> Callable[[Doc], Doc]:
     def detect(doc: Doc) -> Doc:
@@ -425,13 +461,17 @@ def extract_documents(
         doc_id: list(zip(g["segment_id"], g["start"], g["end"]))
         for doc_id, g in segments[segments["kind"].isin(LEMMA_KINDS)].groupby("doc_id", sort=False)
     }
+    texts = dict(zip(documents["doc_id"], documents["text"]))
     parsed: list[tuple[int, Doc]] = []  # the current document's paragraphs
+    doc_claims: list[tuple[int, dict]] = []  # its claims, with their paragraph's index in parsed
 
     def flush(doc_id: str) -> None:
         lemma_rows.extend(
             (span_id, doc_id, text) for span_id, text in lemmas_by_span(parsed, lemma_spans[doc_id])
         )
+        _through_lists(texts[doc_id], parsed, doc_claims)
         parsed.clear()
+        doc_claims.clear()
 
     current = None
     docs = _safe_pipe(nlp, block_docs(nlp, documents, segments), config, failures)
@@ -462,7 +502,9 @@ def extract_documents(
             row = asdict(claim)
             for key in ("start", "end", "cue_start", "cue_end"):
                 row[key] += offset
-            claim_rows.append({"doc_id": block["doc_id"], "segment_id": block["segment_id"], **row})
+            row = {"doc_id": block["doc_id"], "segment_id": block["segment_id"], **row}
+            claim_rows.append(row)
+            doc_claims.append((len(parsed) - 1, row))
         if progress is not None:
             progress(1)
     if current is not None:
