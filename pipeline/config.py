@@ -93,12 +93,16 @@ class SpacyConfig(_Section):
     batch_size: int = Field(ge=1)
 
 
+# The two taggers; settings that differ between them are dicts keyed by tagger.
+Tagger = Literal["contextual", "fast"]
+
+
 class ExtractConfig(_Section):
     method: Literal["model", "rules"]
     encoder: Literal["auto", "contextual", "fast"] = "auto"
     contextual_max_words: int = Field(default=400_000, ge=0)
     model_dir: str | None = None
-    model_threshold: dict[Literal["contextual", "fast"], Annotated[float, Field(ge=0, le=1)]]
+    model_threshold: dict[Tagger, Annotated[float, Field(ge=0, le=1)]]
     outside_weight: float = Field(gt=0)
     claim_threshold: float = Field(ge=0, le=1)
     max_title_words: int = Field(ge=1)
@@ -112,13 +116,13 @@ class TrainConfig(_Section):
     epochs: int = Field(ge=1)
     batch_size: int = Field(ge=1)
     learning_rate: float = Field(gt=0)
-    final_epochs: dict[Literal["contextual", "fast"], Annotated[int, Field(ge=0)]]
+    final_epochs: dict[Tagger, Annotated[int, Field(ge=0)]]
     final_learning_rate: float = Field(gt=0)
     hidden: int = Field(ge=8)
-    layers: dict[Literal["contextual", "fast"], Annotated[int, Field(ge=1, le=4)]]
+    layers: dict[Tagger, Annotated[int, Field(ge=1, le=4)]]
     dropout: float = Field(ge=0, lt=1)
     span_weight: float = Field(gt=0)
-    ensemble: dict[Literal["contextual", "fast"], Annotated[int, Field(ge=1, le=8)]]
+    ensemble: dict[Tagger, Annotated[int, Field(ge=1, le=8)]]
     threads: int = Field(ge=1)
     folds: int = Field(ge=2)
     review_weight: int = Field(ge=1)

@@ -48,8 +48,8 @@ def _small(config, epochs: int = 2, **changes):
     return config.train.model_copy(
         update={
             "epochs": epochs,
-            "final_epochs": {"contextual": 0, "fast": 0},
-            "ensemble": {"contextual": 1, "fast": 1},
+            "final_epochs": dict.fromkeys(config.train.final_epochs, 0),
+            "ensemble": dict.fromkeys(config.train.ensemble, 1),
             "calibration_folds": 0,
             **changes,
         }
@@ -175,7 +175,7 @@ def test_the_final_epochs_train_at_their_own_rate(gold_corpus, config):
     plain = weights()
     # An epoch at a rate of almost nothing leaves the weights where the first epoch left them;
     # at the first epochs' rate it moves them.
-    one = {"contextual": 1, "fast": 1}
+    one = dict.fromkeys(config.train.final_epochs, 1)
     settled = weights(final_epochs=one, final_learning_rate=1e-12)
     moved = weights(final_epochs=one, final_learning_rate=config.train.learning_rate)
     assert np.abs(settled - plain).max() < 1e-6

@@ -175,7 +175,7 @@ def _fit_one(
     cfg: TrainConfig,
     width: int,
     layers: int,
-    final_epochs: int = 0,
+    final_epochs: int,
     log=None,
 ) -> TaggerNet:
     """Train one network with the settings and seed of `cfg`.
@@ -401,7 +401,9 @@ def train_tagger(
         folds = article_folds(
             [d.doc_id for d in docs], config.train.calibration_folds, config.train.seed
         )
-        single = config.train.model_copy(update={"ensemble": {"contextual": 1, "fast": 1}})
+        single = config.train.model_copy(
+            update={"ensemble": dict.fromkeys(config.train.ensemble, 1)}
+        )
         tables, report = calibration(examples, folds, single, config.extract.outside_weight)
         # A map that does not beat the raw scores out of fold (too few spans for isotonic
         # regression) is not shipped: that head's confidence stays its raw score.
