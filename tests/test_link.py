@@ -193,8 +193,8 @@ def test_reviewers_verdicts_on_support_rows_train_the_next_linker(
     rejects the link it scored just above: the linker trained with that verdict scores the pair
     higher, or lower, than the one trained without it (a verdict pair weighs
     `train.review_weight`)."""
+    from pipeline.compare.link import layouts
     from pipeline.compare.stage import support_items
-    from pipeline.compare.train import layouts
     from pipeline.io import read_table
     from pipeline.review.app import load_run_items
     from pipeline.review.store import ReviewStore

@@ -25,6 +25,7 @@ from importlib import resources
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from pipeline.extract.claims import cue_lexicon
 from pipeline.text import content_words
@@ -95,6 +96,23 @@ class Layout:
 
     def block_of(self, pos: int) -> int:
         return max(bisect.bisect_right(self._block_starts, pos) - 1, 0)
+
+
+def layouts(documents: pd.DataFrame, segments: pd.DataFrame) -> dict[str, Layout]:
+    """Each document's sentences and blocks, from the `segments` table."""
+    sentences: dict[str, list] = {}
+    blocks: dict[str, list] = {}
+    for doc_id, kind, start, end in zip(
+        segments["doc_id"], segments["kind"], segments["start"], segments["end"]
+    ):
+        if kind == "sentence":
+            sentences.setdefault(doc_id, []).append((int(start), int(end)))
+        elif kind in ("paragraph", "item"):
+            blocks.setdefault(doc_id, []).append((int(start), int(end), kind))
+    return {
+        doc_id: Layout(text, sentences.get(doc_id, []), blocks.get(doc_id, []))
+        for doc_id, text in zip(documents["doc_id"], documents["text"])
+    }
 
 
 def pair_features(layout: Layout, items: list[LinkItem], claims: list[LinkClaim]) -> np.ndarray:

@@ -23,7 +23,7 @@ from types import SimpleNamespace
 
 import pandas as pd
 
-from pipeline.compare.link import Layout, LinkClaim, LinkItem, LinkModel, explain, relation
+from pipeline.compare.link import LinkClaim, LinkItem, LinkModel, explain, layouts, relation
 from pipeline.config import Config
 from pipeline.extract.claims import claim_strength
 from pipeline.io import records
@@ -143,33 +143,26 @@ def compare_articles(
         ["claim_id", "text", "cue", "start", "end", "year", "named_source", "notes"]
         + ["strength", "hedged"],
     )
-    sentences_of: dict[str, list] = {}
-    blocks_of: dict[str, list] = {}
-    for doc_id, kind, start, end, text in zip(
-        segments["doc_id"], segments["kind"], segments["start"], segments["end"], segments["text"]
-    ):
-        if kind == "sentence":
-            sentences_of.setdefault(doc_id, []).append((int(start), int(end), text))
-        elif kind in ("item", "paragraph"):
-            blocks_of.setdefault(doc_id, []).append((int(start), int(end), kind))
+    layout_of = layouts(documents, segments)
     for doc_id, text in zip(documents["doc_id"], documents["text"]):
         doc_claims = claims_of.get(doc_id, [])
         flag_rows += _claim_flags(doc_id, doc_claims, text)
         doc_mentions = mentions_of.get(doc_id, [])
         if not doc_mentions:
             continue
-        sentences = sentences_of.get(doc_id, [])
-        blocks = blocks_of.get(doc_id, [])
+        layout = layout_of[doc_id]
         items, groups = link_items(doc_mentions)
         link_claims = [
             LinkClaim(c["claim_id"], c["text"], c["start"], c["end"]) for c in doc_claims
         ]
-        layout = Layout(text, [(s, e) for s, e, _ in sentences], blocks)
         found: dict[int, list] = {}
         for i, c, score, features in linker.links(layout, items, link_claims, explain=True):
             found.setdefault(i, []).append((score, c, features))
         assertions = _assertions(
-            text, doc_mentions, sentences, [(s, e) for s, e, k in blocks if k == "item"]
+            text,
+            doc_mentions,
+            [(s, e, text[s:e]) for s, e in layout.sentences],
+            [(s, e) for s, e, k in layout.blocks if k == "item"],
         )
         for i, item in enumerate(items):
             links = sorted(found.get(i, []), key=lambda t: -t[0])

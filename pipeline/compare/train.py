@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from pipeline.compare.link import (
     Layout,
@@ -21,6 +20,7 @@ from pipeline.compare.link import (
     LinkItem,
     LinkModel,
     fit_linker,
+    layouts,
     pair_features,
     relation,
 )
@@ -52,23 +52,6 @@ class LinkExample:
             return x, y
         rows = sorted(c * len(self.items) + i for i, c in self.known)
         return x[rows], y[rows]
-
-
-def layouts(documents: pd.DataFrame, segments: pd.DataFrame) -> dict[str, Layout]:
-    """Each document's sentences and blocks, from the `segments` table."""
-    sentences: dict[str, list] = {}
-    blocks: dict[str, list] = {}
-    for doc_id, kind, start, end in zip(
-        segments["doc_id"], segments["kind"], segments["start"], segments["end"]
-    ):
-        if kind == "sentence":
-            sentences.setdefault(doc_id, []).append((int(start), int(end)))
-        elif kind in ("paragraph", "item"):
-            blocks.setdefault(doc_id, []).append((int(start), int(end), kind))
-    return {
-        doc_id: Layout(text, sentences.get(doc_id, []), blocks.get(doc_id, []))
-        for doc_id, text in zip(documents["doc_id"], documents["text"])
-    }
 
 
 def _occurrences(text: str, needle: str) -> list[tuple[int, int]]:
