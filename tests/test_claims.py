@@ -410,6 +410,24 @@ def test_the_tagger_pipeline_keeps_citation_claims(config, train_texts):
     assert cited.year == 2020
 
 
+def test_the_tagger_pipeline_keeps_a_quotation_its_attribution_closes(config):
+    """With `extract.method: model`, a quotation followed by its attribution is a claim also
+    where the tagger marked none: the rule's claim stands beside the tagger's."""
+    nlp_model = extraction_pipeline(config.spacy.model, config.extract)
+    claims = _claims(
+        nlp_model,
+        "“Anxiety is the underlying issue in most panic attacks,” says Whitlow. “Basically your "
+        "body is over-producing adrenaline in response to a threat.”",
+    )
+    assert {(c.cue, c.text) for c in claims} == {
+        ("says Whitlow", "Anxiety is the underlying issue in most panic attacks,"),
+        (
+            "says Whitlow",
+            "Basically your body is over-producing adrenaline in response to a threat.",
+        ),
+    }
+
+
 def test_the_taggers_features_leave_citation_formats_out(nlp):
     """The shipped tagger was trained with rule-claim features that did not read note numbers
     or author-year references; its inputs must stay as they were (the rule claims stand beside
