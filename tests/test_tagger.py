@@ -28,20 +28,24 @@ SCORER = Path(__file__).resolve().parents[2] / "shared" / "tools" / "score_extra
 # training move one category of one fold by up to 0.07, causes most (125 gold items, about 40
 # predicted), while the micro F1 over the three categories stayed at 0.508-0.513. So the gate
 # holds that micro F1 to a tight floor, which a real regression crosses, and each category to a
-# floor below its measured range (causes: about the rules' level on this fold).
+# floor below its measured range (causes: about the rules' level on this fold). With 4 final
+# epochs at the lower rate (2026-12-03, `pipeline evaluate --cv`, then inference with today's
+# claim code): signs 0.545, causes 0.347, interventions 0.608, claims 0.762 (16 of 25), micro F1
+# 0.527; the causes, claims and micro floors rise with it.
 # The contextual tagger (2026-12-02, mention threshold 0.45): signs 0.647, causes 0.356,
 # interventions 0.664, claims 0.791, micro F1 0.600 (at threshold 0.35: 0.659, 0.500, 0.639,
 # 0.791; causes on this fold swing most with the threshold, while over all five folds they
 # stayed at 0.515-0.516). With four networks (2026-12-03, `pipeline evaluate --cv`): signs 0.691,
 # causes 0.400, interventions 0.669, claims 0.744, micro F1 0.634. With 4 final epochs at the
 # lower rate (2026-12-03, `pipeline evaluate --cv`): signs 0.692, causes 0.530, interventions
-# 0.681, claims 0.698 (15 of 25), micro F1 0.657. Its floors keep about the same margins below
-# (claims' floor unchanged: one claim moves it by 0.03).
+# 0.681, claims 0.698 (15 of 25), micro F1 0.657. Its floors keep about the same margins below.
+# Claims that take in the list they introduce, and quotations closed by their attribution
+# (2026-12-03): claims 0.744 (16 of 25); one claim moves it by about 0.03.
 FOLD0_FLOOR = {
-    "fast": {"signs": 0.50, "causes": 0.18, "interventions": 0.50, "claims": 0.45},
-    "contextual": {"signs": 0.62, "causes": 0.45, "interventions": 0.60, "claims": 0.65},
+    "fast": {"signs": 0.50, "causes": 0.27, "interventions": 0.50, "claims": 0.68},
+    "contextual": {"signs": 0.62, "causes": 0.45, "interventions": 0.60, "claims": 0.68},
 }
-FOLD0_ITEMS_FLOOR = {"fast": 0.47, "contextual": 0.61}
+FOLD0_ITEMS_FLOOR = {"fast": 0.49, "contextual": 0.61}
 
 
 def _small(config, epochs: int = 2, **changes):
