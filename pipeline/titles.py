@@ -32,7 +32,10 @@ _MD_HEADING = re.compile(r"^#{1,6}\s+")
 _MD_MARKUP = re.compile(r"(\*\*|__|`)")
 _SENTENCE_BREAK = re.compile(r"[.!?][\"'”’)]?\s+[A-Z]")
 _LETTERS = re.compile(r"[^\W\d_]{2,}")
-_SLUG_SPLIT = re.compile(r"[-_.+\s]+")
+_SLUG_SPLIT = re.compile(r"[-_.+\s\x00-\x1f\x7f]+")
+# Control characters (a NUL in a record's ID or title) are no part of a title: no font draws
+# them, and the report's figures warned about each.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _HASHY = re.compile(r"^(?=.*\d)[a-z0-9]{8,}$")  # a hash or ID in a slug, not a word
 
 SOURCES = (
@@ -88,7 +91,7 @@ def _compiled(
 
 
 def _plain(line: str) -> str:
-    return _MD_MARKUP.sub("", _MD_HEADING.sub("", line.strip())).strip()
+    return _MD_MARKUP.sub("", _MD_HEADING.sub("", _CONTROL.sub(" ", line).strip())).strip()
 
 
 def is_paragraph(line: str, rules: TitleRules) -> bool:

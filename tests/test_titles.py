@@ -114,3 +114,11 @@ def test_an_undecodable_file_name_gives_a_storable_title(config):
     title, source = choose_title("", config.clean, name="Caf\udce9-notes")
     assert (title, source) == ("Caf\ufffd notes", "file_name")
     title.encode("utf-8")  # storable in Parquet
+
+
+def test_control_characters_never_reach_a_title(config):
+    title, source = choose_title("", config.clean, name="nul\x00byte", name_source="record_id")
+    assert (title, source) == ("Nul byte", "record_id")
+    title, source = choose_title("", config.clean, metadata_title="Sleep\x00 and\x07 anxiety")
+    assert source == "metadata" and title.replace(" ", "") == "Sleepandanxiety"
+    assert not any(ord(ch) < 32 for ch in title)
