@@ -317,11 +317,16 @@ def concept_coverage(support: pd.DataFrame) -> pd.DataFrame:
     of articles that back it."""
     if support.empty:
         return pd.DataFrame(columns=COVERAGE_COLUMNS)
-    grouped = support.groupby(["concept_id", "category", "concept"])
-    table = grouped.agg(
-        n_articles=("doc_id", "nunique"),
-        **{f"n_{s}": ("status", lambda col, s=s: int((col == s).sum())) for s in _LINKED},
-    ).reset_index()
+    # One indicator column per status, summed: a lambda per group took half a minute on the
+    # shared corpus's 50,000 concepts.
+    counts = support[["concept_id", "category", "concept", "doc_id"]].assign(
+        **{f"n_{s}": (support["status"] == s).astype("int64") for s in _LINKED}
+    )
+    table = (
+        counts.groupby(["concept_id", "category", "concept"])
+        .agg(n_articles=("doc_id", "nunique"), **{f"n_{s}": (f"n_{s}", "sum") for s in _LINKED})
+        .reset_index()
+    )
     table["share_backed"] = (table["n_backed"] / table["n_articles"]).round(4)
     return table[COVERAGE_COLUMNS].sort_values(
         ["category", "n_articles", "concept_id"], ascending=[True, False, True], ignore_index=True
