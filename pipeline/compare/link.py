@@ -19,6 +19,7 @@ import bisect
 import json
 import os
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
@@ -116,21 +117,33 @@ def layouts(documents: pd.DataFrame, segments: pd.DataFrame) -> dict[str, Layout
 
 
 def pair_features(layout: Layout, items: list[LinkItem], claims: list[LinkClaim]) -> np.ndarray:
-    """Features of every (claim, item) pair, claims major: row `c * len(items) + i`."""
-    x = np.zeros((len(claims) * len(items), len(FEATURES)), dtype=np.float32)
+    """Features of every (claim, item) pair, claims major: row `c * len(items) + i`.
+
+    Filled a column at a time per claim, from per-item facts computed once (sorted sentence
+    indices, distinct wordings): the shared corpus has over 600,000 pairs."""
+    n = len(items)
+    x = np.zeros((len(claims) * n, len(FEATURES)), dtype=np.float32)
     if not items or not claims:
         return x
     col = {name: k for k, name in enumerate(FEATURES)}
     text = layout.text
     item_words = [content_words(it.label) for it in items]
-    span_words = [[content_words(text[s:e]) for s, e in it.spans] for it in items]
-    span_sentences = [[layout.sentence_of(s) for s, _ in it.spans] for it in items]
-    span_blocks = [[layout.block_of(s) for s, _ in it.spans] for it in items]
+    # An item's distinct wordings: it is often stated many times in the same words.
+    span_words = [
+        list({frozenset(w) for s, e in it.spans if (w := content_words(text[s:e]))}) for it in items
+    ]
+    span_sentences = [sorted({layout.sentence_of(s) for s, _ in it.spans}) for it in items]
+    span_blocks = [{layout.block_of(s) for s, _ in it.spans} for it in items]
+    for i, item in enumerate(items):
+        x[i::n, col[f"is_{item.category}"]] = 1.0
     for c, claim in enumerate(claims):
+        rows = x[c * n : (c + 1) * n]
         first, last = layout.sentence_of(claim.start), layout.sentence_of(max(claim.end - 1, 0))
         block = layout.block_of(claim.start)
         named = [
-            [(s, e) for s, e in it.spans if claim.start <= s and e <= claim.end] for it in items
+            (j, inner)
+            for j, it in enumerate(items)
+            if (inner := [(s, e) for s, e in it.spans if claim.start <= s and e <= claim.end])
         ]
         sentence_text = text[layout.sentences[first][0] : claim.end]
         anaphor = bool(_ANAPHOR.match(claim.text) or _ANAPHOR.match(sentence_text))
@@ -142,79 +155,102 @@ def pair_features(layout: Layout, items: list[LinkItem], claims: list[LinkClaim]
             max((e for _, e in it.spans if e <= claim.start), default=-1) for it in items
         ]
         antecedent = int(np.argmax(last_before)) if max(last_before) >= 0 else -1
-        plain = content_words(text[claim.start : claim.end])
-        free = [_free_words(text, claim, items, named, i, plain) for i in range(len(items))]
+        known = {(): content_words(text[claim.start : claim.end])}
+        free = [_free_words(text, claim, items, named, i, known) for i in range(n)]
         covers = [len(w & f) / len(w) if w else 0.0 for w, f in zip(item_words, free)]
         best = max(covers)
-        for i, item in enumerate(items):
-            row = x[c * len(items) + i]
-            words = free[i]
-            sentences = span_sentences[i]
-            before = [first - k for k in sentences if k < first]
-            after = [k - last for k in sentences if k > last]
-            row[col["inside"]] = inside[i]
-            row[col["same_sentence"]] = any(first <= k <= last for k in sentences)
-            row[col["label_cover"]] = covers[i]
-            row[col["text_cover"]] = max(
-                (len(w & words) / len(w) for w in span_words[i] if w), default=0.0
+        fuzzy_words: dict[int, _FuzzyWords] = {}  # by the id of a set in `known`
+        before, after, same, previous, text_cover, fuzzy = [], [], [], [], [], []
+        for i in range(n):
+            words, sentences = free[i], span_sentences[i]
+            k = bisect.bisect_left(sentences, first)  # sentences[k:] are at or after `first`
+            before.append(first - sentences[k - 1] if k else None)
+            j = bisect.bisect_right(sentences, last)  # sentences[j:] are after `last`
+            after.append(sentences[j] - last if j < len(sentences) else None)
+            same.append(j > k)
+            previous.append(k > 0 and sentences[k - 1] == first - 1)
+            text_cover.append(max((len(w & words) / len(w) for w in span_words[i]), default=0.0))
+            if id(words) not in fuzzy_words:
+                fuzzy_words[id(words)] = _FuzzyWords(words)
+            near = fuzzy_words[id(words)]
+            fuzzy.append(
+                max((near.cover(w) for w in [item_words[i], *span_words[i]] if w), default=0.0)
             )
-            row[col["label_full"]] = covers[i] >= 0.999
-            row[col["fuzzy_cover"]] = max(
-                (_fuzzy_cover(w, words) for w in [item_words[i], *span_words[i]] if w),
-                default=0.0,
-            )
-            row[col["previous_sentence"]] = (first - 1) in sentences
-            row[col["near_before"]] = 1 / (1 + min(before)) if before else 0.0
-            row[col["near_after"]] = 1 / (1 + min(after)) if after else 0.0
-            row[col["same_block"]] = block in span_blocks[i]
-            row[col["anaphor"]] = anaphor and i == antecedent and bool(before) and min(before) <= 1
-            row[col["others_inside"]] = not inside[i] and any(inside)
-            row[col["best_cover"]] = covers[i] > 0 and covers[i] >= best
-            row[col["has_number"]] = bool(_NUMBER.search(claim.text))
-            row[col["claim_words"]] = np.log1p(len(claim.text.split()))
-            row[col[f"is_{item.category}"]] = 1.0
+        rows[:, col["inside"]] = inside
+        rows[:, col["same_sentence"]] = same
+        rows[:, col["label_cover"]] = covers
+        rows[:, col["text_cover"]] = text_cover
+        rows[:, col["label_full"]] = [v >= 0.999 for v in covers]
+        rows[:, col["fuzzy_cover"]] = fuzzy
+        rows[:, col["previous_sentence"]] = previous
+        rows[:, col["near_before"]] = [1 / (1 + b) if b is not None else 0.0 for b in before]
+        rows[:, col["near_after"]] = [1 / (1 + a) if a is not None else 0.0 for a in after]
+        rows[:, col["same_block"]] = [block in blocks for blocks in span_blocks]
+        rows[:, col["anaphor"]] = [
+            anaphor and i == antecedent and b is not None and b <= 1 for i, b in enumerate(before)
+        ]
+        rows[:, col["others_inside"]] = [not v and any(inside) for v in inside]
+        rows[:, col["best_cover"]] = [v > 0 and v >= best for v in covers]
+        rows[:, col["has_number"]] = bool(_NUMBER.search(claim.text))
+        rows[:, col["claim_words"]] = np.log1p(len(claim.text.split()))
     return x
 
 
-def _fuzzy_cover(words: set[str], claim_words: set[str]) -> float:
-    """Share of `words` that the claim uses, a word matching another that shares all but its
-    last three letters, and at least five ("humiliat-ing", "humiliat-ion")."""
-    # Two words can only match on a shared prefix of at least five letters, so each word is
-    # compared with the claim words that start like it, not with all of them.
-    by_prefix: dict[str, list[str]] = {}
-    for v in claim_words:
-        if len(v) >= 5:
-            by_prefix.setdefault(v[:5], []).append(v)
+class _FuzzyWords:
+    """A claim's words, for `cover`: the share of some words that the claim uses, a word
+    matching another that shares all but its last three letters, and at least five
+    ("humiliat-ing", "humiliat-ion"). Each word is looked up once per claim."""
 
-    def near(w: str) -> bool:
-        return w in claim_words or any(
-            len(os.path.commonprefix((w, v))) >= max(5, min(len(w), len(v)) - 3)
-            for v in by_prefix.get(w[:5], ())
-        )
+    def __init__(self, claim_words: set[str]) -> None:
+        self.words = claim_words
+        # Two words can only match on a shared prefix of at least five letters, so each word
+        # is compared with the claim words that start like it, not with all of them.
+        self.by_prefix: dict[str, list[str]] = {}
+        for v in claim_words:
+            if len(v) >= 5:
+                self.by_prefix.setdefault(v[:5], []).append(v)
+        self.seen: dict[str, bool] = {}
 
-    return sum(near(w) for w in words) / len(words)
+    def near(self, w: str) -> bool:
+        if w not in self.seen:
+            self.seen[w] = w in self.words or any(
+                len(os.path.commonprefix((w, v))) >= max(5, min(len(w), len(v)) - 3)
+                for v in self.by_prefix.get(w[:5], ())
+            )
+        return self.seen[w]
+
+    def cover(self, words: Iterable[str]) -> float:
+        return sum(self.near(w) for w in words) / len(words)
 
 
 def _free_words(
-    text: str, claim: LinkClaim, items: list[LinkItem], named: list[list], i: int, plain: set[str]
+    text: str,
+    claim: LinkClaim,
+    items: list[LinkItem],
+    named: list[list],
+    i: int,
+    known: dict[tuple, set[str]],
 ) -> set[str]:
     """The claim's content words that may name item `i`: words inside another item named in
     the claim belong to that item ("substance abuse" does not name "abuse"), unless that item
-    is a kind of item `i` ("child abuse" names "abuse"). `plain`: all the claim's content
-    words, computed once per claim."""
-    blanked = [
+    is a kind of item `i` ("child abuse" names "abuse").
+
+    `named`: (item index, its spans inside the claim) for the items named in it. `known`: the
+    word sets already made for this claim, by the spans blanked out; `()` holds all its content
+    words. Most items of an article have the same spans blanked, so each set is made once."""
+    blanked = tuple(
         span
-        for j, spans in enumerate(named)
+        for j, spans in named
         if j != i and items[j].broader != items[i].label
         for span in spans
-        if span not in named[i]
-    ]
-    if not blanked:
-        return plain
-    chars = list(text[claim.start : claim.end])
-    for s, e in blanked:
-        chars[s - claim.start : e - claim.start] = " " * (e - s)
-    return content_words("".join(chars))
+        if span not in items[i].spans
+    )
+    if blanked not in known:
+        chars = list(text[claim.start : claim.end])
+        for s, e in blanked:
+            chars[s - claim.start : e - claim.start] = " " * (e - s)
+        known[blanked] = content_words("".join(chars))
+    return known[blanked]
 
 
 def explain(row: np.ndarray) -> str:
