@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import spacy
 import yaml
 from rich.console import Console
 from rich.table import Table
@@ -131,10 +132,9 @@ def extraction_ratio(documents: pd.DataFrame, segments: pd.DataFrame, config: Co
     """
     from pipeline.extract.features import ENCODERS, context_vectors
     from pipeline.extract.stage import extract_documents, extraction_pipeline
-    from pipeline.nlp import full_pipeline
 
     paragraphs = segments[segments["kind"] == "paragraph"]["text"].tolist()
-    bare = full_pipeline(config.spacy.model)
+    bare = spacy.load(config.spacy.model)  # as shipped: all its components, its own ruler
     configs = {
         encoder: config.model_copy(
             update={"extract": config.extract.model_copy(update={"encoder": encoder})}

