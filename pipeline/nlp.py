@@ -91,6 +91,14 @@ class CachedAttributeRuler(AttributeRuler):
     Rules with other attributes or operators fall back to the Matcher.
     """
 
+    def add(self, patterns, attrs: dict, index: int = 0) -> None:
+        super().add(patterns, attrs, index)
+        self.__dict__.pop("_rules", None)  # compiled again at the next match
+
+    def clear(self) -> None:
+        super().clear()
+        self.__dict__.pop("_rules", None)
+
     def match(self, doc: Doc):
         if not hasattr(self, "_rules"):
             self._compile()

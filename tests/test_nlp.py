@@ -52,3 +52,12 @@ def test_a_rule_the_cache_cannot_test_falls_back_to_the_matcher():
     assert ruler._rules is None  # LENGTH is not among the cached attributes
     assert doc[1].lemma_ == "look"
     assert [t.norm_ for t in doc] == ["dogs", "three", "three", "three"]
+
+
+def test_rules_added_after_a_match_take_effect():
+    nlp = spacy.blank("en")
+    ruler = nlp.add_pipe("sh_cached_attribute_ruler", name="attribute_ruler")
+    ruler.add_patterns([{"patterns": [[{"LOWER": "see"}]], "attrs": {"LEMMA": "look"}}])
+    assert nlp("we see")[1].lemma_ == "look"
+    ruler.add_patterns([{"patterns": [[{"LOWER": "we"}]], "attrs": {"LEMMA": "us"}}])
+    assert [t.lemma_ for t in nlp("we see")] == ["us", "look"]
