@@ -366,3 +366,50 @@ def test_a_claim_that_introduces_a_list_takes_the_list_in(config, tmp_path):
     inside = mentions[(mentions["start"] >= listed["start"]) & (mentions["end"] <= listed["end"])]
     assert len(inside) and inside["in_claim"].all()
     assert set(inside["concept_id"]) <= set(listed["concept_ids"])
+
+
+def test_concept_variants_are_the_most_frequent_lower_cased_wordings():
+    from pipeline.extract.concepts import concept_table
+
+    texts = ["Shame", "shame", "guilt", "Guilt", "anger", *[f"w{i:02d}" for i in range(30)]]
+    mentions = pd.DataFrame(
+        {
+            "concept_id": "sign:shame",
+            "category": "sign",
+            "concept": "shame",
+            "doc_id": [f"d{i % 3}" for i in range(len(texts))],
+            "text": texts,
+        }
+    )
+    table = concept_table(mentions)
+    row = table.iloc[0]
+    assert (row["n_docs"], row["n_mentions"]) == (3, len(texts))
+    # Two each for "guilt" and "shame" (alphabetical between them), then the singles.
+    assert row["variants"][:4] == ["guilt", "shame", "anger", "w00"]
+    assert len(row["variants"]) == 20
+
+
+def test_concept_texts_are_what_assign_concepts_embeds(monkeypatch):
+    import numpy as np
+
+    from pipeline.extract import concepts
+
+    seen: list[str] = []
+
+    def fake_embed(texts, backend, cache_dir):
+        seen.extend(texts)
+        rng = np.random.default_rng(len(texts))
+        vectors = rng.normal(size=(len(texts), 8))
+        return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+    monkeypatch.setattr(concepts, "embed_cached", fake_embed)
+    raw = pd.DataFrame(
+        {
+            "category": ["sign", "sign", "cause", "intervention", "sign"],
+            "lexicon_concept": ["", "", "", "", "anxiety"],
+            "lemma": ["feel numb", "the fear of rejection", "childhood trauma", "go for walk", "x"],
+        }
+    )
+    concepts.assign_concepts(raw, load_config())
+    assert set(seen) == set(concepts.concept_texts(raw))
+    assert "fear of rejection" in seen

@@ -111,30 +111,59 @@ def _cluster(vectors: np.ndarray, similarity: float, max_keys: int) -> list[int]
     return labels.tolist()
 
 
+def _keyed(mentions: pd.DataFrame) -> pd.DataFrame:
+    """Raw mentions with `key`: the lexicon's label, else the normalised wording."""
+    out = mentions.copy()
+    out["key"] = [
+        lx if lx else concept_key(lemma) for lx, lemma in zip(out["lexicon_concept"], out["lemma"])
+    ]
+    return out
+
+
+def _lexicon_labels(category: str) -> list[str]:
+    """The lexicon's labels that a wording of `category` may join."""
+    return sorted(
+        {
+            e["label"]
+            for e in load_lexicon()
+            if e["category"] == category or category in e.get("also", [])
+        }
+    )
+
+
+def _free_keys(keys: pd.Series, lex_labels: list[str]) -> list[str]:
+    """The distinct keys that are no lexicon label (case aside): they need embedding."""
+    exact, lower = set(lex_labels), {label.lower() for label in lex_labels}
+    return sorted({k for k in keys if k not in exact and k.lower() not in lower})
+
+
+def concept_texts(mentions: pd.DataFrame) -> list[str]:
+    """Every text `assign_concepts` embeds for these raw mentions, so that a caller can embed
+    them ahead (on a pool of workers) and `assign_concepts` finds them cached."""
+    out = _keyed(mentions)
+    texts: list[str] = []
+    for category in CATEGORIES:
+        keys = out.loc[out["category"] == category, "key"]
+        lex_labels = _lexicon_labels(category)
+        free = _free_keys(keys, lex_labels)
+        if free:
+            texts += free + lex_labels
+    return list(dict.fromkeys(texts))
+
+
 def assign_concepts(mentions: pd.DataFrame, config: Config) -> pd.DataFrame:
     """Add `concept` and `concept_id` to raw mentions (needs `lexicon_concept` and `lemma`)."""
     cfg = config.concepts
-    out = mentions.copy()
-    keys = [
-        lx if lx else concept_key(lemma) for lx, lemma in zip(out["lexicon_concept"], out["lemma"])
-    ]
-    out["key"] = keys
+    out = _keyed(mentions)
     labels = {}
-    lexicon = load_lexicon()
     for category in CATEGORIES:
         in_cat = out[out["category"] == category]
         if in_cat.empty:
             continue
-        lex_labels = sorted(
-            {
-                e["label"]
-                for e in lexicon
-                if e["category"] == category or category in e.get("also", [])
-            }
-        )
+        lex_labels = _lexicon_labels(category)
         lex_lower = {label.lower(): label for label in lex_labels}
         counts = Counter(in_cat["key"])
-        free = sorted(k for k in counts if k not in lex_labels and k.lower() not in lex_lower)
+        free = _free_keys(in_cat["key"], lex_labels)
         for k in counts:
             if k in lex_labels or k.lower() in lex_lower:
                 labels[(category, k)] = lex_lower.get(k.lower(), k)
@@ -166,25 +195,25 @@ def assign_concepts(mentions: pd.DataFrame, config: Config) -> pd.DataFrame:
 
 
 def concept_table(mentions: pd.DataFrame) -> pd.DataFrame:
-    """The `concepts` table: per concept, how many articles name it and how often."""
-    rows = []
-    for (cid, category, label), group in mentions.groupby(["concept_id", "category", "concept"]):
-        variants = Counter(t.lower() for t in group["text"])
-        rows.append(
-            {
-                "concept_id": cid,
-                "category": category,
-                "label": label,
-                "n_docs": group["doc_id"].nunique(),
-                "n_mentions": len(group),
-                "variants": [
-                    v for v, _ in sorted(variants.items(), key=lambda kv: (-kv[1], kv[0]))
-                ][:20],
-            }
-        )
+    """The `concepts` table: per concept, how many articles name it and how often.
+
+    Grouped counts, not a loop over groups: the loop took about 30 s on 50,000 concepts.
+    """
+    keys = ["concept_id", "category", "concept"]
+    columns = ["concept_id", "category", "label", "n_docs", "n_mentions", "variants"]
+    if mentions.empty:
+        return pd.DataFrame(columns=columns)
+    grouped = mentions.groupby(keys)
     table = pd.DataFrame(
-        rows, columns=["concept_id", "category", "label", "n_docs", "n_mentions", "variants"]
-    )
+        {"n_docs": grouped["doc_id"].nunique(), "n_mentions": grouped.size()}
+    ).reset_index()
+    # The 20 most frequent lower-cased wordings per concept, ties in alphabetical order.
+    wordings = mentions[keys].assign(variant=mentions["text"].str.lower())
+    counts = wordings.groupby([*keys, "variant"]).size().rename("n").reset_index()
+    counts = counts.sort_values([*keys, "n", "variant"], ascending=[True] * 3 + [False, True])
+    variants = counts.groupby(keys, sort=False).head(20).groupby(keys)["variant"].agg(list)
+    table = table.merge(variants.rename("variants").reset_index(), on=keys, how="left")
+    table = table.rename(columns={"concept": "label"})[columns]
     return table.sort_values(
         ["category", "n_docs", "n_mentions", "concept_id"],
         ascending=[True, False, False, True],
