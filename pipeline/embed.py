@@ -49,7 +49,13 @@ class MiniLMEncoder:
     name = "minilm"
 
     def __init__(self, batch_size: int = 64) -> None:
+        import multiprocessing
+
+        import torch
         from sentence_transformers import SentenceTransformer
+
+        if multiprocessing.parent_process() is not None:
+            torch.set_num_threads(1)  # a pool worker: the pool already uses every core
 
         self.model = SentenceTransformer(str(minilm_path()), device="cpu")
         self.batch_size = batch_size

@@ -237,3 +237,52 @@ def test_dask_local_cluster_gives_the_same_tables(articles, tmp_path):
         executor.close()
     assert stages[2].counts["docs_extracted"] == stages[1].counts["docs_segmented"] > 0
     assert_same_tables(local, dask_out, (*PER_DOC_TABLES, "concepts", "rejected"))
+
+
+class _RecordingExecutor:
+    """Runs partitions in this process and records the order they were handed out."""
+
+    name = "local"
+
+    def __init__(self) -> None:
+        self.order: list = []
+
+    def map(self, fn, payloads, config):
+        for i, payload in enumerate(payloads):
+            self.order.append(payload)
+            yield i, fn(payload, config)
+
+    def close(self) -> None:
+        pass
+
+
+def _rows(payload, config):
+    return {"rows": pd.DataFrame({runner.KEY: payload, "value": [k.upper() for k in payload]})}
+
+
+def test_costliest_partitions_start_first_and_results_keep_item_order(tmp_path):
+    config = small_config()
+    executor = _RecordingExecutor()
+    parts = runner._Partitioned(tmp_path, config, executor, False, runner._no_progress)
+    keys = [f"k{i}" for i in range(7)]
+    cost = {"k0": 1, "k1": 1, "k2": 5, "k3": 5, "k4": 2, "k5": 9, "k6": 9}
+    out, counts = parts.run(
+        "step", "fp", keys, list, _rows, ("rows",), 2, cost=lambda c: sum(cost[k] for k in c)
+    )
+    assert executor.order == [["k4", "k5"], ["k2", "k3"], ["k6"], ["k0", "k1"]]
+    assert out["rows"]["value"].tolist() == [k.upper() for k in keys]
+    assert counts == {"computed": 7, "reused": 0}
+
+
+def test_concept_wordings_are_embedded_on_the_executor_once(articles, tmp_path):
+    config = small_config()
+    config = config.model_copy(
+        update={"embeddings": config.embeddings.model_copy(update={"cache_dir": tmp_path / "c"})}
+    )
+    first = per_doc_stages(articles, tmp_path / "a", config, executor=_RecordingExecutor())
+    embedded = first[2].counts["wordings_embedded"]
+    assert embedded > 0
+    # A forced re-extraction finds every wording cached and gives the same concepts.
+    again = runner.stage_extract(tmp_path / "a", config, executor=_RecordingExecutor(), force=True)
+    assert again.counts["wordings_embedded"] == 0
+    assert again.counts["concepts"] == first[2].counts["concepts"]
