@@ -222,6 +222,34 @@ def _trim(text: str, start: int, end: int) -> tuple[int, int]:
     return start, end
 
 
+# A concession opening a claim ("Although emotional abuse has occurred for years, it has only
+# recently been added to the definition…"): what the source states is the main clause.
+_CONCESSION = re.compile(r"(?:although|though|even though|while|whilst)\b", re.I)
+
+
+def _after_concession(text: str, start: int, end: int, cue_start: int, cue_end: int) -> int:
+    """Start of a claim span without the concessive clause that opens it.
+
+    The clause ends at the last comma before a cue standing inside the span, else at the
+    first comma. A cue inside the clause, or set off by commas right after it, attributes the
+    concession itself, so the span stays whole; so does a span whose main clause would be
+    shorter than a claim.
+    """
+    if not _CONCESSION.match(text, start):
+        return start
+    inside = start < cue_start < end
+    comma = text.rfind(",", start, cue_start) if inside else text.find(",", start, end)
+    # A cue set off by commas right after the concession ("Though X, says Y, …") attributes it.
+    parenthetical = (
+        inside and not text[comma + 1 : cue_start].strip() and text[cue_end:].startswith(",")
+    )
+    if comma < 0 or start <= cue_start < comma or parenthetical:
+        return start
+    if len(text[comma + 1 : end].split()) < _MIN_CLAIM_WORDS:
+        return start
+    return comma + 1
+
+
 _PAIRS = {"“": "”", "‘": "’", '"': '"'}
 # An appositive after a named source: ", Ph.D., a pioneering researcher, …".
 _APPOSITIVE = re.compile(
@@ -283,7 +311,7 @@ def find_claims(
     found: list[Claim] = []
 
     def add(start, end, cue_start, cue_end, source, pattern, notes=(), same_cue=False):
-        start, end = _trim(text, start, end)
+        start, end = _trim(text, _after_concession(text, start, end, cue_start, cue_end), end)
         if len(text[start:end].split()) < _MIN_CLAIM_WORDS:
             return
         if any(c.start < end and start < c.end for c in found):
@@ -446,7 +474,7 @@ def claim_from_spans(
 
     The claim span is trimmed like a rule-found one; a span shorter than a clause is no claim.
     """
-    start, end = _trim(text, *claim)
+    start, end = _trim(text, _after_concession(text, *claim, *cue), claim[1])
     if len(text[start:end].split()) < _MIN_CLAIM_WORDS:
         return None
     cue_start, cue_end = _trim_cue(text, *cue)

@@ -107,6 +107,33 @@ def _introduces(doc: Doc, cue: Span) -> bool:
     return last == "that" or last in _reporting_verbs()
 
 
+def _attributes(cue: Span) -> bool:
+    """Whether a tagged cue can attribute a claim: it names a source, stands for one ("adds",
+    with the speaker nearby) or is a footnote marker.
+
+    A lone quote mark or dash is none of these, nor a lone function word (the "a" of markup
+    like <a href=…> left in a text file), a lone year (the "1944 movie") or a passive verb
+    with no agent ("is believed to", "is said to": nobody is cited).
+    """
+    if not any(ch.isalnum() for ch in cue.text):
+        return False
+    if len(cue) > 1:
+        return True
+    token = cue[0]
+    passive = token.tag_ == "VBN" and token.i > 0 and token.nbor(-1).lemma_ == "be"
+    return not (token.is_stop or passive or re.fullmatch(r"(?:19|20)\d\d", token.text))
+
+
+def _through_that(doc: Doc, cue: Span) -> Span:
+    """A cue tagged past the "that" of its reporting verb ("a study found that estradiol")
+    ends at the "that": what follows is the claim."""
+    verbs = _reporting_verbs()
+    for i in range(1, len(cue) - 1):
+        if cue[i].lower_ == "that" and cue[i - 1].lower_ in verbs:
+            return doc[cue.start : cue.start + i + 1]
+    return cue
+
+
 @lru_cache(maxsize=1)
 def _reporting_verbs() -> frozenset[str]:
     return frozenset(w.lower() for w in cue_lexicon()["reporting_verbs"])
@@ -124,13 +151,7 @@ def _model_claims(doc: Doc, threshold: float, persons: list[str]) -> list:
     takes the nearest cue in or beside them (or, when the tagger marked none there, the cue a
     rule pattern finds for those sentences), and its attributes from that cue. A span with no
     cue at all is not a claim."""
-    # A cue names a source or is a footnote marker: a lone quote mark or dash is neither, nor
-    # a lone function word (the "a" of markup like <a href=…> left in a text file).
-    cues = [
-        c
-        for c in doc.spans.get("sh_cue", [])
-        if any(ch.isalnum() for ch in c.text) and not (len(c) == 1 and c[0].is_stop)
-    ]
+    cues = [c for c in doc.spans.get("sh_cue", []) if _attributes(c)]
     rule_cues = None
     rule_claims = find_doc_claims(doc)
     spans = doc.spans.get("sh_claim", [])
@@ -159,7 +180,11 @@ def _model_claims(doc: Doc, threshold: float, persons: list[str]) -> list:
                     for c in rule_claims
                     if c.cue_end > c.cue_start
                 ]
-            near = [c for c in rule_cues if c is not None and usable(c, sent_start, sent_end)]
+            near = [
+                c
+                for c in rule_cues
+                if c is not None and _attributes(c) and usable(c, sent_start, sent_end)
+            ]
         cue = min(
             near,
             key=lambda c: min(abs(c.start - span.end), abs(span.start - c.end)),
@@ -167,6 +192,7 @@ def _model_claims(doc: Doc, threshold: float, persons: list[str]) -> list:
         )
         if cue is None:  # a claim is attributed through a cue; without one it is advice
             continue
+        cue = _through_that(doc, cue)
         start, end = _claim_region(doc, span, cue)
         if any(i in taken for i in range(start, end)) or end <= start:
             continue
