@@ -635,8 +635,8 @@ def stage_extract(
         raw_mentions = out["mentions"].reindex(columns=RAW_MENTION_COLUMNS)
         raw_claims = out["claims"].reindex(columns=RAW_CLAIM_COLUMNS)
         # The wordings that concepts are merged by, embedded on the pool's workers (one torch
-        # thread each) rather than here: 2 x 1 thread encodes about 1.3 times faster than
-        # 1 x 2 threads (2.5 minutes in this process for the shared corpus's 52,800 wordings).
+        # thread each) rather than here: 115 s against 127 s at two threads in this process
+        # for the shared corpus's 52,900 wordings, measured alone.
         embedded = _embed_texts_on(
             parts.executor, concept_texts(raw_mentions), config.concepts.backend, config
         )
