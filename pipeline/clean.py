@@ -13,6 +13,7 @@ from bisect import bisect_right
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 
 import pandas as pd
 from spacy.lang.en.stop_words import STOP_WORDS
@@ -295,19 +296,36 @@ def english_ratio(text: str) -> float:
     return sum(w in STOP_WORDS for w in words) / len(words)
 
 
-@lru_cache(maxsize=8)
-def _function_words(languages: tuple[str, ...]) -> dict[str, frozenset[str]]:
-    """English stop words that none of `languages` has, and each of `languages`' stop words
-    that English lacks (spaCy's lists): words that tell English from the rest."""
-    import importlib
+def _stop_words_of(code: str) -> frozenset[str]:
+    """spaCy's stop words for language `code`. Its `stop_words.py` is a plain word list, read
+    on its own: importing `spacy.lang.<code>` first would load the whole language package
+    (3.7 s for six languages, against milliseconds)."""
+    import importlib.util
 
+    import spacy
+
+    path = Path(spacy.__file__).parent / "lang" / code / "stop_words.py"
+    spec = importlib.util.spec_from_file_location(f"_stop_words_{code}", path)
+    if spec is None or spec.loader is None:
+        raise ValueError(f"spaCy has no stop words for language {code!r}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return frozenset(module.STOP_WORDS)
+
+
+@lru_cache(maxsize=8)
+def _function_words(languages: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
+    """Each word that tells English from `languages`, with the languages it belongs to: English
+    stop words that none of `languages` has, and each language's stop words that English
+    lacks (spaCy's lists)."""
     english = frozenset(STOP_WORDS)
-    others = {
-        code: frozenset(importlib.import_module(f"spacy.lang.{code}.stop_words").STOP_WORDS)
-        for code in languages
-    }
-    out = {"en": english - frozenset().union(*others.values())}
-    out.update({code: words - english for code, words in others.items()})
+    others = {code: _stop_words_of(code) for code in languages}
+    lists = {"en": english - frozenset().union(*others.values())}
+    lists.update({code: words - english for code, words in others.items()})
+    out: dict[str, tuple[str, ...]] = {}
+    for code, words in lists.items():
+        for word in words:
+            out[word] = (*out.get(word, ()), code)
     return out
 
 
@@ -324,14 +342,21 @@ def language_of(text: str, languages: tuple[str, ...], mixed_share: float = 1 / 
     else in English. Works on a paragraph, where the share of English function words is too
     noisy, and counts a paragraph that glues a translation to its English original as the
     other language."""
-    lists = _function_words(tuple(languages))
+    marks = _function_words(tuple(languages))
     words_in: dict[str, int] = {}
     for sentence in _SENTENCE_BREAK.split(text):
-        words = [w.lower() for w in _LETTERS.findall(sentence)]
-        counts = {code: sum(w in stop for w in words) for code, stop in lists.items()}
-        best = max(counts, key=lambda code: (counts[code], code == "en"))
+        words = _LETTERS.findall(sentence)
+        counts: dict[str, int] = {}
+        for word in words:
+            for code in marks.get(word.lower(), ()):
+                counts[code] = counts.get(code, 0) + 1
+        if not counts:
+            continue
+        # Most function words; a tie goes to English, then to the first language listed.
+        order = ("en", *languages)
+        best = max(counts, key=lambda code: (counts[code], -order.index(code)))
         # One function word among many words decides nothing ("ma" in "Jo C, MA, LPCC, ...").
-        if counts[best] >= 2 or counts[best] >= 0.15 * len(words) > 0:
+        if counts[best] >= 2 or counts[best] >= 0.15 * len(words):
             words_in[best] = words_in.get(best, 0) + len(words)
     decided = sum(words_in.values())
     if not decided:

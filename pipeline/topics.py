@@ -199,28 +199,34 @@ def exact_knn(vectors: np.ndarray, k: int, block: int = 2048) -> tuple[np.ndarra
     """Exact k nearest neighbours by cosine distance (each row's first neighbour is itself).
 
     One matrix product per block of rows: 20,000 units take a few seconds, with no index to
-    build or compile.
+    build or compile. The k best of each row come from torch's `topk`, not numpy's
+    `argpartition`: 0.1 s against 0.4-14 s per block of 2,048 rows by 35,700 units here.
 
     Returns:
-        (indices int32 [n, k], cosine distances float32 [n, k]), nearest first.
+        (indices int32 [n, k], cosine distances float32 [n, k]), nearest first; ties by index.
     """
+    import torch
+
     x = np.asarray(vectors, dtype=np.float32)
     norms = np.linalg.norm(x, axis=1, keepdims=True)
-    x = x / np.where(norms == 0, 1, norms)
+    x = torch.from_numpy(x / np.where(norms == 0, 1, norms))
     n = len(x)
     k = min(k, n)
     indices = np.empty((n, k), dtype=np.int32)
     distances = np.empty((n, k), dtype=np.float32)
-    for start in range(0, n, block):
-        sims = x[start : start + block] @ x.T
-        rows = np.arange(len(sims))
-        sims[rows, rows + start] = np.inf  # the point itself comes first, even among duplicates
-        part = np.argpartition(-sims, k - 1, axis=1)[:, :k]
-        part_sims = np.take_along_axis(sims, part, axis=1)
-        order = np.lexsort((part, -part_sims), axis=1)  # by similarity, ties by index
-        indices[start : start + block] = np.take_along_axis(part, order, axis=1)
-        best = np.take_along_axis(part_sims, order, axis=1)
-        distances[start : start + block] = np.clip(1.0 - best, 0.0, 2.0)
+    buffer = torch.empty((min(block, n), n))  # reused: a fresh block costs page faults here
+    with torch.inference_mode():
+        for start in range(0, n, block):
+            sims = torch.matmul(x[start : start + block], x.T, out=buffer[: min(block, n - start)])
+            rows = torch.arange(len(sims))
+            # The point itself comes first, even among duplicates.
+            sims[rows, rows + start] = torch.inf
+            top = torch.topk(sims, k, dim=1)
+            part, part_sims = top.indices.numpy(), top.values.numpy()
+            order = np.lexsort((part, -part_sims), axis=1)  # by similarity, ties by index
+            indices[start : start + block] = np.take_along_axis(part, order, axis=1)
+            best = np.take_along_axis(part_sims, order, axis=1)
+            distances[start : start + block] = np.clip(1.0 - best, 0.0, 2.0)
     distances[:, 0] = 0.0
     return indices, distances
 
