@@ -163,6 +163,46 @@ def extraction_ratio(documents: pd.DataFrame, segments: pd.DataFrame, config: Co
     return figures
 
 
+def control_texts(inputs: list[Path], config: Config, n_words: int = 20_000) -> list[str]:
+    """The first paragraphs of the benchmark's inputs, about `n_words` words: the fixed
+    workload of `speed_control`."""
+    from pipeline.ingest import Record, find_inputs, read_input
+
+    files, _ = find_inputs(inputs, config.load.ignore)
+    texts: list[str] = []
+    words = 0
+    for item in files:
+        for record in read_input(item, config):
+            if not isinstance(record, Record):
+                continue
+            for paragraph in record.raw_text.split("\n"):
+                if len(paragraph.split()) >= 8:
+                    texts.append(paragraph.strip())
+                    words += len(paragraph.split())
+                if words >= n_words:
+                    return texts
+    return texts
+
+
+def speed_control(texts: list[str], config: Config, repeats: int = 3) -> float:
+    """Words per second of bare spaCy `nlp.pipe` on `texts`, one process, best of `repeats`.
+
+    The pipeline is bound by spaCy, and this machine's speed moved by up to 1.9 times between
+    days and 45% within an hour; the control, run before and after the end-to-end run, tells
+    a slow machine from a slow pipeline."""
+    nlp = spacy.load(config.spacy.model)
+    for _ in nlp.pipe(texts[:20]):
+        pass
+    words = sum(len(t.split()) for t in texts)
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in nlp.pipe(texts, batch_size=config.spacy.batch_size):
+            pass
+        best = min(best, time.perf_counter() - start)
+    return words / best
+
+
 def default_bertopic(texts: list[str]) -> tuple[float, int]:
     """BERTopic with default parameters on all-MiniLM-L6-v2 (encoding included).
 
@@ -228,7 +268,10 @@ def run_benchmark(
 
     if sections & {"e2e", "rerun", "extract"}:
         args = ["run", *[a for p in inputs for a in ("-i", str(p))], "-c", str(cfg_file)]
+        control = control_texts(inputs, config)
+        before = speed_control(control, config)
         e2e = _run("end to end", [*args, "-o", str(e2e_out)], e2e_out)
+        after = speed_control(control, config)
         console.print(
             _table(
                 f"1. End to end: {e2e.documents:,} usable documents, default config, "
@@ -236,6 +279,10 @@ def run_benchmark(
                 ["stage", "seconds", "docs/s", "peak RSS MiB"],
                 _stage_rows(e2e),
             )
+        )
+        console.print(
+            f"   speed control, bare spaCy on the inputs' first {len(control):,} paragraphs "
+            f"in one process: {before:,.0f} words/s before the run, {after:,.0f} after"
         )
         if "rerun" in sections:
             same = _run("no change", [*args, "-o", str(e2e_out)], e2e_out)

@@ -6,7 +6,7 @@ import gzip
 
 import pytest
 
-from pipeline.benchmark import _head_records, _replicate, _slope
+from pipeline.benchmark import _head_records, _replicate, _slope, control_texts, speed_control
 from pipeline.config import load_config
 from pipeline.ingest import find_inputs, read_rows
 
@@ -30,3 +30,18 @@ def test_head_records_of_a_gzipped_jsonl_is_readable_jsonl(tmp_path):
 def test_slope_recovers_the_exponent(exponent):
     x = [100.0, 200.0, 400.0]
     assert _slope(x, [3.0 * v**exponent for v in x]) == pytest.approx(exponent)
+
+
+def test_the_speed_control_reads_the_first_long_paragraphs_up_to_its_word_count(tmp_path):
+    source = tmp_path / "answers.csv"
+    rows = ["text"]
+    for i in range(6):
+        rows.append(f'"Short {i}.\nParagraph {i} has quite a few more words than eight in it."')
+    source.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    config = load_config()
+    texts = control_texts([source], config, n_words=30)
+    # Only the 12-word paragraphs, in input order, until 30 words are reached: three of them.
+    assert texts == [
+        f"Paragraph {i} has quite a few more words than eight in it." for i in range(3)
+    ]
+    assert speed_control(texts, config, repeats=1) > 0
