@@ -189,7 +189,8 @@ def pair_features(layout: Layout, items: list[LinkItem], claims: list[LinkClaim]
         rows[:, col["anaphor"]] = [
             anaphor and i == antecedent and b is not None and b <= 1 for i, b in enumerate(before)
         ]
-        rows[:, col["others_inside"]] = [not v and any(inside) for v in inside]
+        any_inside = any(inside)  # once per claim, not once per item
+        rows[:, col["others_inside"]] = [not v and any_inside for v in inside]
         rows[:, col["best_cover"]] = [v > 0 and v >= best for v in covers]
         rows[:, col["has_number"]] = bool(_NUMBER.search(claim.text))
         rows[:, col["claim_words"]] = np.log1p(len(claim.text.split()))
