@@ -3,7 +3,8 @@ in the same run.
 
 Sections (each prints one table):
 
-1. end to end on the real corpus: wall time, documents/s and peak RSS per stage and in total;
+1. end to end on the real corpus: wall time, documents/s and peak RSS per stage and in total,
+   with a speed control (bare spaCy words/s) measured before and after the run;
 2. growth: the same at 1x, 2x and 4x a base corpus, replicated as copies of the input files
    (distinct source keys, hence distinct doc IDs; duplicate flagging is switched off for these
    runs, or the copies would be flagged and skipped), with the fitted log-log slope of time and
