@@ -159,6 +159,18 @@ def test_exact_knn_matches_brute_force(fitted):
     assert (np.diff(distances, axis=1) >= -1e-6).all()
 
 
+def test_exact_knn_puts_each_point_first_among_its_exact_duplicates():
+    rng = np.random.default_rng(1)
+    vectors = rng.normal(size=(40, 8)).astype(np.float32)
+    vectors[10:14] = vectors[3]  # five copies of one vector: rows 3 and 10-13
+    indices, distances = exact_knn(vectors, 6, block=7)
+    copies = [3, 10, 11, 12, 13]
+    for row in copies:
+        # Itself first, then the other copies by index, all at distance 0.
+        assert indices[row, :5].tolist() == [row] + [c for c in copies if c != row]
+        assert np.allclose(distances[row, :5], 0.0, atol=1e-6)
+
+
 def test_fit_sample_is_deterministic_and_covers_every_document(corpus, config):
     units = topic_units(corpus["base"]["segments"], config.topics).drop_duplicates("text")
     units = units.reset_index(drop=True)
