@@ -185,13 +185,12 @@ def control_texts(inputs: list[Path], config: Config, n_words: int = 20_000) -> 
     return texts
 
 
-def speed_control(texts: list[str], config: Config, repeats: int = 3) -> float:
+def speed_control(nlp, texts: list[str], config: Config, repeats: int = 3) -> float:
     """Words per second of bare spaCy `nlp.pipe` on `texts`, one process, best of `repeats`.
 
     The pipeline is bound by spaCy, and this machine's speed moved by up to 1.9 times between
     days and 45% within an hour; the control, run before and after the end-to-end run, tells
     a slow machine from a slow pipeline."""
-    nlp = spacy.load(config.spacy.model)
     for _ in nlp.pipe(texts[:20]):
         pass
     words = sum(len(t.split()) for t in texts)
@@ -270,9 +269,10 @@ def run_benchmark(
     if sections & {"e2e", "rerun", "extract"}:
         args = ["run", *[a for p in inputs for a in ("-i", str(p))], "-c", str(cfg_file)]
         control = control_texts(inputs, config)
-        before = speed_control(control, config)
+        bare = spacy.load(config.spacy.model)  # loaded once for both controls
+        before = speed_control(bare, control, config)
         e2e = _run("end to end", [*args, "-o", str(e2e_out)], e2e_out)
-        after = speed_control(control, config)
+        after = speed_control(bare, control, config)
         console.print(
             _table(
                 f"1. End to end: {e2e.documents:,} usable documents, default config, "

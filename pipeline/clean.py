@@ -343,6 +343,7 @@ def language_of(text: str, languages: tuple[str, ...], mixed_share: float = 1 / 
     noisy, and counts a paragraph that glues a translation to its English original as the
     other language."""
     marks = _function_words(tuple(languages))
+    order = ("en", *languages)  # a tie goes to English, then to the first language listed
     words_in: dict[str, int] = {}
     for sentence in _SENTENCE_BREAK.split(text):
         words = _LETTERS.findall(sentence)
@@ -352,8 +353,6 @@ def language_of(text: str, languages: tuple[str, ...], mixed_share: float = 1 / 
                 counts[code] = counts.get(code, 0) + 1
         if not counts:
             continue
-        # Most function words; a tie goes to English, then to the first language listed.
-        order = ("en", *languages)
         best = max(counts, key=lambda code: (counts[code], -order.index(code)))
         # One function word among many words decides nothing ("ma" in "Jo C, MA, LPCC, ...").
         if counts[best] >= 2 or counts[best] >= 0.15 * len(words):

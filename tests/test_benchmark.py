@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 
 import pytest
+import spacy
 
 from pipeline.benchmark import _head_records, _replicate, _slope, control_texts, speed_control
 from pipeline.config import load_config
@@ -44,4 +45,4 @@ def test_the_speed_control_reads_the_first_long_paragraphs_up_to_its_word_count(
     assert texts == [
         f"Paragraph {i} has quite a few more words than eight in it." for i in range(3)
     ]
-    assert speed_control(texts, config, repeats=1) > 0
+    assert speed_control(spacy.load(config.spacy.model), texts, config, repeats=1) > 0
