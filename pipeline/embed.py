@@ -104,11 +104,39 @@ def get_encoder(backend: str, cache_dir: str) -> Encoder:
     raise ValueError(f"unknown embedding backend {backend!r}; use 'minilm' or 'model2vec'")
 
 
-def _load_cache(store: Path) -> dict[str, np.ndarray]:
+# Each partition of new texts adds a shard; past this many, the next read merges a store's
+# shards into one (merging on every write would rewrite a growing store once per partition).
+MAX_SHARDS = 16
+
+
+def _read_shards(shards: list[Path]) -> dict[str, np.ndarray]:
     cache: dict[str, np.ndarray] = {}
-    for shard in sorted(store.glob("shard-*.npz")):
-        with np.load(shard) as data:
-            cache.update(zip(data["keys"].tolist(), data["vectors"]))
+    for shard in shards:
+        try:
+            with np.load(shard) as data:
+                cache.update(zip(data["keys"].tolist(), data["vectors"]))
+        except FileNotFoundError:
+            # Merged away by a concurrent run since the listing: its vectors are in the merged
+            # shard, or get embedded again; nothing is lost.
+            continue
+    return cache
+
+
+def _shards(store: Path) -> list[Path]:
+    return sorted(store.glob("shard-*.npz"))
+
+
+def _load_cache(store: Path) -> dict[str, np.ndarray]:
+    """Every cached vector of a store. Past `MAX_SHARDS` shards, the vectors just read are
+    written back as one shard, which is in place before the shards read are removed: a vector
+    is never only in a deleted file, also with two runs merging at once."""
+    shards = _shards(store)
+    cache = _read_shards(shards)
+    if len(shards) > MAX_SHARDS and cache:
+        merged = _write_shard(store, list(cache), np.stack(list(cache.values())))
+        for shard in shards:
+            if shard != merged:
+                shard.unlink(missing_ok=True)
     return cache
 
 
@@ -118,35 +146,41 @@ def _text_key(text: str) -> str:
 
 def uncached_texts(texts: list[str], backend: str, cache_dir: Path) -> list[str]:
     """The distinct texts of `texts` that have no cached vector yet, in first-seen order."""
-    store = Path(cache_dir) / f"embeddings-{backend}"
-    cache = _load_cache(store) if store.exists() else {}
+    cache = _load_cache(Path(cache_dir) / f"embeddings-{backend}")
     return list(dict.fromkeys(t for t in texts if _text_key(t) not in cache))
 
 
-def store_vectors(texts: list[str], vectors: np.ndarray, backend: str, cache_dir: Path) -> None:
-    """Add vectors of distinct `texts` to the cache as one shard, written atomically."""
-    store = Path(cache_dir) / f"embeddings-{backend}"
-    store.mkdir(parents=True, exist_ok=True)
-    keys = [_text_key(t) for t in texts]
+def _write_shard(store: Path, keys: list[str], vectors: np.ndarray) -> Path:
+    """One shard of `keys` and their vectors, written atomically (named by its keys)."""
     digest = hashlib.sha256("".join(keys).encode()).hexdigest()[:16]
     shard = store / f"shard-{digest}.npz"
     tmp = shard.with_name(shard.name + ".tmp")
     with open(tmp, "wb") as fh:
         np.savez(fh, keys=np.array(keys), vectors=np.asarray(vectors, dtype=np.float32))
     os.replace(tmp, shard)
+    return shard
+
+
+def store_vectors(texts: list[str], vectors: np.ndarray, backend: str, cache_dir: Path) -> None:
+    """Add vectors of distinct `texts` to the cache as one shard, written atomically."""
+    store = Path(cache_dir) / f"embeddings-{backend}"
+    store.mkdir(parents=True, exist_ok=True)
+    _write_shard(store, [_text_key(t) for t in texts], vectors)
 
 
 def embed_cached(texts: list[str], backend: str, cache_dir: Path) -> np.ndarray:
     """Embed texts, reusing vectors cached by (backend, SHA-256 of the text).
 
     Each call that computes new vectors adds one shard file (written atomically), so re-runs on
-    mostly the same corpus only encode the new texts.
+    mostly the same corpus only encode the new texts. The cache is read once per call.
     """
-    todo = uncached_texts(texts, backend, cache_dir)
-    if todo:
-        vectors = get_encoder(backend, str(cache_dir)).encode(todo)
-        store_vectors(todo, vectors, backend, cache_dir)
     if not texts:
         return np.zeros((0, 0), dtype=np.float32)
-    cache = _load_cache(Path(cache_dir) / f"embeddings-{backend}")
+    store = Path(cache_dir) / f"embeddings-{backend}"
+    cache = _load_cache(store)
+    todo = list(dict.fromkeys(t for t in texts if _text_key(t) not in cache))
+    if todo:
+        vectors = np.asarray(get_encoder(backend, str(cache_dir)).encode(todo), dtype=np.float32)
+        store_vectors(todo, vectors, backend, cache_dir)
+        cache.update(zip((_text_key(t) for t in todo), vectors))
     return np.vstack([cache[_text_key(t)] for t in texts]).astype(np.float32)
