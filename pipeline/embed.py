@@ -144,10 +144,18 @@ def _text_key(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def _store(backend: str, cache_dir: Path) -> Path:
+    return Path(cache_dir) / f"embeddings-{backend}"
+
+
+def _missing(texts: list[str], cache: dict[str, np.ndarray]) -> list[str]:
+    """The distinct texts without a vector in `cache`, in first-seen order."""
+    return list(dict.fromkeys(t for t in texts if _text_key(t) not in cache))
+
+
 def uncached_texts(texts: list[str], backend: str, cache_dir: Path) -> list[str]:
     """The distinct texts of `texts` that have no cached vector yet, in first-seen order."""
-    cache = _load_cache(Path(cache_dir) / f"embeddings-{backend}")
-    return list(dict.fromkeys(t for t in texts if _text_key(t) not in cache))
+    return _missing(texts, _load_cache(_store(backend, cache_dir)))
 
 
 def _write_shard(store: Path, keys: list[str], vectors: np.ndarray) -> Path:
@@ -163,7 +171,7 @@ def _write_shard(store: Path, keys: list[str], vectors: np.ndarray) -> Path:
 
 def store_vectors(texts: list[str], vectors: np.ndarray, backend: str, cache_dir: Path) -> None:
     """Add vectors of distinct `texts` to the cache as one shard, written atomically."""
-    store = Path(cache_dir) / f"embeddings-{backend}"
+    store = _store(backend, cache_dir)
     store.mkdir(parents=True, exist_ok=True)
     _write_shard(store, [_text_key(t) for t in texts], vectors)
 
@@ -176,9 +184,8 @@ def embed_cached(texts: list[str], backend: str, cache_dir: Path) -> np.ndarray:
     """
     if not texts:
         return np.zeros((0, 0), dtype=np.float32)
-    store = Path(cache_dir) / f"embeddings-{backend}"
-    cache = _load_cache(store)
-    todo = list(dict.fromkeys(t for t in texts if _text_key(t) not in cache))
+    cache = _load_cache(_store(backend, cache_dir))
+    todo = _missing(texts, cache)
     if todo:
         vectors = np.asarray(get_encoder(backend, str(cache_dir)).encode(todo), dtype=np.float32)
         store_vectors(todo, vectors, backend, cache_dir)
